@@ -1,0 +1,92 @@
+"""Training-step throughput of a model inside the hooks wrapper vs the same plain nn.Module.
+
+Both run the same training step (batch 32, SGD) on the same data, in alternating rounds so drift
+of a shared, noisy machine hits both alike; the figure to quote is the median of the per-round
+ratios (wrapped / plain throughput; target >= 0.97 with no hook attached). Also shown: the
+wrapper with a statistics recorder attached on every step (the worst case; training attaches it
+once every ``--stats-every`` steps).
+
+    python benchmarks/hook_overhead.py [--preset wavenet-76k] [--rounds 7] [--steps 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_facts  # noqa: E402
+
+import models  # noqa: E402
+from interp.hooks import HookedModel  # noqa: E402
+from interp.recording import StatsSink, record  # noqa: E402
+
+
+def steps_per_second(model, x, y, steps: int, batch: int = 32, attach=None) -> float:
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    gen = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        ix = torch.randint(0, len(y), (batch,), generator=gen)
+        if attach is not None:
+            with attach():
+                logits = model(x[ix])
+        else:
+            logits = model(x[ix])
+        loss = F.cross_entropy(logits, y[ix])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="wavenet-76k", choices=list(models.PRESETS))
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=500, help="training steps per round")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x = torch.randint(0, 27, (50_000, 8))
+    y = torch.randint(0, 27, (50_000,))
+    plain = models.build_preset(args.preset)
+    wrapped = HookedModel(copy.deepcopy(plain))
+    sink = StatsSink()
+
+    def attach_stats():
+        return record(wrapped, sink)
+
+    print(machine_facts())
+    print(f"{args.preset}: {args.rounds} rounds of {args.steps} training steps (batch 32, SGD)")
+    steps_per_second(plain, x, y, 100)  # warm-up
+    steps_per_second(wrapped, x, y, 100)
+    ratios, ratios_rec, rates = [], [], []
+    for _ in range(args.rounds):
+        p = steps_per_second(plain, x, y, args.steps)
+        w = steps_per_second(wrapped, x, y, args.steps)
+        r = steps_per_second(wrapped, x, y, args.steps, attach=attach_stats)
+        rates.append(p)
+        ratios.append(w / p)
+        ratios_rec.append(r / p)
+    print(f"plain nn.Module:              {statistics.median(rates):8.1f} steps/s (median)")
+    print(
+        f"wrapped / plain, no hooks:    {statistics.median(ratios):.3f} "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f})  target >= 0.97"
+    )
+    print(
+        f"wrapped / plain, stats on every step: {statistics.median(ratios_rec):.3f} "
+        f"(min {min(ratios_rec):.3f}, max {max(ratios_rec):.3f})"
+    )
+
+
+if __name__ == "__main__":
+    main()

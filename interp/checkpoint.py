@@ -1,0 +1,263 @@
+"""Run directories: configuration, weights, resumable trainer state and snapshots.
+
+A run directory holds:
+
+- ``config.json``: model kind and sizes, preset, data source and sha256, vocabulary, split seed,
+  seed, recipe, step;
+- ``model.safetensors``: the latest weights (BatchNorm buffers included), with the step in its
+  metadata;
+- ``trainer_state.safetensors``: everything a resume needs in one file (weights, optimizer state,
+  random-generator states, step), so it can never disagree with itself;
+- ``snapshots/step_NNNNNNN.safetensors``: weights saved at chosen steps, for training dynamics;
+- ``metrics.jsonl``: losses and activation statistics, one JSON object a line.
+
+Every file is written atomically (temporary file + rename). Loading uses safetensors and JSON
+only: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+import models
+from interp.data import Vocab
+from interp.errors import CheckpointError
+from interp.hooks import HookedModel
+from interp.io import atomic_write, atomic_write_json
+from models.levelled import LevelledModel
+
+FORMAT = "interp-run-v1"
+CONFIG = "config.json"
+MODEL = "model.safetensors"
+TRAINER_STATE = "trainer_state.safetensors"
+METRICS = "metrics.jsonl"
+SNAPSHOTS = "snapshots"
+_SNAPSHOT_RE = re.compile(r"step_(\d+)\.safetensors$")
+
+
+def snapshot_path(run_dir: str | Path, step: int) -> Path:
+    return Path(run_dir) / SNAPSHOTS / f"step_{step:07d}.safetensors"
+
+
+def list_snapshots(run_dir: str | Path) -> list[int]:
+    """Steps at which weight snapshots were saved, ascending."""
+    folder = Path(run_dir) / SNAPSHOTS
+    if not folder.is_dir():
+        return []
+    steps = (_SNAPSHOT_RE.match(p.name) for p in folder.iterdir())
+    return sorted(int(m.group(1)) for m in steps if m)
+
+
+# ---- tensors in and out ----------------------------------------------------------------------
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file is missing; was the run trained to completion?")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors file ({e}); it may be truncated: "
+            "retrain, or resume from trainer_state.safetensors"
+        ) from None
+    return tensors, metadata
+
+
+def save_model(path: Path, model: LevelledModel, step: int) -> None:
+    """Write ``model``'s state dict (weights and BatchNorm buffers) with its step."""
+    _save_tensors(path, model.state_dict(), {"format": FORMAT, "step": str(step)})
+
+
+def load_weights(path: Path, model: LevelledModel) -> int:
+    """Load a weights file into ``model``; returns the step stored with it."""
+    tensors, metadata = _load_tensors(path)
+    _load_state(path, model, tensors)
+    return int(metadata.get("step", -1))
+
+
+def _load_state(path: Path, model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
+    if missing or extra or wrong:
+        detail = "; ".join(
+            s
+            for s in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra)}" if extra else "",
+                f"wrong shape {', '.join(wrong)}" if wrong else "",
+            )
+            if s
+        )
+        raise CheckpointError(
+            f"{path}: weights do not match the model in config.json ({detail}); "
+            "the file belongs to another run"
+        )
+    model.load_state_dict(tensors)
+
+
+# ---- trainer state (resume) ------------------------------------------------------------------
+def save_trainer_state(
+    path: Path,
+    model: LevelledModel,
+    optimizer: torch.optim.Optimizer,
+    batch_generator: torch.Generator,
+    step: int,
+    loop_state: dict[str, Any] | None = None,
+) -> None:
+    """Everything needed to continue training bit-exactly, in one atomically written file.
+
+    ``loop_state`` is any JSON-serialisable state of the training loop (running averages)."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    scalars: dict[str, Any] = {}
+    for pid, state in opt["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{pid}.{key}"] = value
+            else:
+                scalars[f"{pid}.{key}"] = value
+    tensors["rng.batches"] = batch_generator.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    metadata = {
+        "format": FORMAT,
+        "step": str(step),
+        "optimizer": type(optimizer).__name__,
+        "param_groups": json.dumps(opt["param_groups"]),
+        "scalars": json.dumps(scalars),
+        "loop": json.dumps(loop_state or {}),
+    }
+    _save_tensors(path, tensors, metadata)
+
+
+def load_trainer_state(
+    path: Path,
+    model: LevelledModel,
+    optimizer: torch.optim.Optimizer,
+    batch_generator: torch.Generator,
+) -> tuple[int, dict[str, Any]]:
+    """Restore :func:`save_trainer_state`'s file; returns the step and the loop state."""
+    tensors, metadata = _load_tensors(path)
+    if metadata.get("optimizer") != type(optimizer).__name__:
+        raise CheckpointError(
+            f"{path}: saved with optimizer {metadata.get('optimizer')!r}, "
+            f"but this recipe uses {type(optimizer).__name__}; resume with the same recipe"
+        )
+    _load_state(path, model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for key, value in json.loads(metadata["scalars"]).items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = value
+    optimizer.load_state_dict(
+        {"state": state, "param_groups": json.loads(metadata["param_groups"])}
+    )
+    batch_generator.set_state(tensors["rng.batches"])
+    torch.set_rng_state(tensors["rng.torch"])
+    return int(metadata["step"]), json.loads(metadata.get("loop", "{}"))
+
+
+# ---- config ----------------------------------------------------------------------------------
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    atomic_write_json(Path(run_dir) / CONFIG, config)
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """``config.json`` of a run directory, with clear errors for anything else."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise CheckpointError(f"{run_dir}: no such run directory; train one with 'interp train'")
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: not a directory; pass a run directory")
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise CheckpointError(
+            f"{run_dir}: not a run directory (no {CONFIG}); pass the --out of 'interp train'"
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an interp run config (expected format {FORMAT!r})")
+    for key in ("model", "vocab"):
+        if key not in config:
+            raise CheckpointError(f"{path}: missing the {key!r} entry")
+    return config
+
+
+def build_model(config: dict[str, Any], where: Path | str = CONFIG) -> LevelledModel:
+    spec = config["model"]
+    try:
+        return models.build(
+            spec["kind"], spec["vocab_size"], spec["block_size"], spec["n_embd"], spec["n_hidden"]
+        )
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{where}: incomplete model entry ({e})") from None
+
+
+@dataclass
+class Run:
+    """A trained model loaded from a run directory.
+
+    ``model`` is the :class:`HookedModel` (in eval mode), ``vocab`` its vocabulary, ``config``
+    the parsed ``config.json``, ``step`` the training step of the loaded weights.
+    """
+
+    dir: Path
+    model: HookedModel
+    vocab: Vocab
+    config: dict[str, Any]
+    step: int
+
+    @property
+    def name(self) -> str:
+        return self.config.get("preset") or self.config["model"]["kind"]
+
+    @property
+    def block_size(self) -> int:
+        return int(self.config["model"]["block_size"])
+
+
+def load_run(run_dir: str | Path, step: int | None = None) -> Run:
+    """Load a run's latest weights, or the snapshot at ``step``.
+
+    Returns a :class:`Run`; raises :class:`CheckpointError` naming the file for a missing,
+    truncated or mismatched checkpoint.
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    model = build_model(config, run_dir / CONFIG)
+    if step is None:
+        path = run_dir / MODEL
+    else:
+        path = snapshot_path(run_dir, step)
+        if not path.is_file():
+            have = ", ".join(map(str, list_snapshots(run_dir))) or "none"
+            raise CheckpointError(f"{path}: no snapshot at step {step}; snapshots: {have}")
+    loaded_step = load_weights(path, model)
+    hooked = HookedModel(model)
+    hooked.eval()
+    return Run(run_dir, hooked, Vocab(config["vocab"]), config, loaded_step)

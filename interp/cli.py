@@ -1,0 +1,309 @@
+"""The ``interp`` command line. Every subcommand is a thin layer over the Python API.
+
+Errors a user can fix are printed as one line (``interp: error: ...``) with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from interp.errors import InterpError
+
+EPILOG = """\
+examples:
+  interp data --json                                  # the built-in corpus (US SSA names, 2017)
+  interp train --preset wavenet-76k --steps 20000 --out runs/wn
+  interp train --preset mlp-22k --recipe karpathy --data names.txt --out runs/mlp
+  interp eval runs/wn --json
+  interp sample runs/wn -n 10
+  interp hooks runs/wn
+"""
+
+
+def _add_data_arg(p: argparse.ArgumentParser, help_extra: str = "") -> None:
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="text file with one word per line (makemore's names.txt format); "
+        "default: the built-in offline corpus of US baby names" + help_extra,
+    )
+
+
+def _set_threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+# ---- data ------------------------------------------------------------------------------------
+def cmd_data(args: argparse.Namespace) -> int:
+    from interp.data import load_corpus, make_dataset
+
+    corpus = load_corpus(args.data)
+    data = make_dataset(corpus, args.block_size)
+    summary = {"words": len(corpus.words), "vocab_size": data.vocab.size, "splits": data.counts()}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"corpus      {corpus.source} (sha256 {corpus.sha256[:12]}...)")
+        print(f"words       {summary['words']:,}")
+        print(f"vocabulary  {data.vocab.size} characters: {data.vocab.itos!r}")
+        print(f"block size  {args.block_size}")
+        for split, n in summary["splits"].items():
+            print(f"{split:<11} {n:,} examples")
+    return 0
+
+
+# ---- train -----------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from interp.data import load_corpus
+    from interp.evaluate import sample
+    from interp.recipes import get_recipe
+    from interp.training import train
+
+    _set_threads(args.threads)
+    if args.resume:
+        if args.out is None:
+            raise InterpError("--resume needs --out RUN_DIR, the run to continue")
+        corpus = load_corpus(args.data) if args.data else None
+        result = train(args.out, corpus, resume=True, progress=not args.quiet)
+    else:
+        recipe = get_recipe(args.recipe).with_overrides(
+            steps=args.steps, lr=args.lr, batch_size=args.batch_size
+        )
+        if args.preset is None and args.kind is None:
+            args.preset = "wavenet-76k"
+        out = args.out or f"runs/{args.preset or args.kind}"
+        result = train(
+            out,
+            load_corpus(args.data),
+            preset=args.preset,
+            kind=args.kind,
+            n_embd=args.n_embd,
+            n_hidden=args.n_hidden,
+            block_size=args.block_size,
+            recipe=recipe,
+            seed=args.seed,
+            eval_every=args.eval_every,
+            stats_every=args.stats_every,
+            snapshots=args.snapshots,
+            checkpoint_every=args.checkpoint_every,
+            progress=not args.quiet,
+        )
+    losses = result.losses
+    params = result.model.model.n_params()
+    print(
+        f"{result.run_dir}: {params:,} params, step {result.step}, {result.seconds:.0f} s  |  "
+        f"loss train {losses['train']:.4f}  val {losses['val']:.4f}  test {losses['test']:.4f}"
+    )
+    if args.samples:
+        names = sample(
+            result.model, result.data.vocab, result.data.block_size, args.samples, seed=args.seed
+        )
+        print("samples: " + ", ".join(names))
+    return 0
+
+
+# ---- eval / sample / hooks -------------------------------------------------------------------
+def _run_dataset(run, data_path: str | None):
+    from interp.data import load_corpus, make_dataset
+
+    source = run.config["data"]["source"]
+    if data_path is None:
+        data_path = None if source.startswith("builtin:") else source
+    corpus = load_corpus(data_path)
+    return make_dataset(corpus, run.block_size, vocab=run.vocab)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from interp.checkpoint import load_run
+    from interp.evaluate import split_losses
+
+    _set_threads(args.threads)
+    run = load_run(args.run_dir, step=args.step)
+    data = _run_dataset(run, args.data)
+    result = {**split_losses(run.model, data), "params": run.model.model.n_params()}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{run.dir} ({run.name}, step {run.step}, {result['params']:,} params)")
+        for split in ("train", "val", "test"):
+            print(f"  {split:<5} loss {result[split]:.4f}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from interp.checkpoint import load_run
+    from interp.evaluate import sample
+
+    run = load_run(args.run_dir, step=args.step)
+    for name in sample(run.model, run.vocab, run.block_size, args.n, seed=args.seed):
+        print(name)
+    return 0
+
+
+def cmd_hooks(args: argparse.Namespace) -> int:
+    from interp.hooks import HookedModel
+
+    if (args.run_dir is None) == (args.preset is None):
+        raise InterpError("give a RUN_DIR or --preset NAME (one of them)")
+    if args.preset:
+        from models import build_preset
+
+        model, title = HookedModel(build_preset(args.preset)), f"preset {args.preset}"
+    else:
+        from interp.checkpoint import load_run
+
+        run = load_run(args.run_dir)
+        model, title = run.model, f"{run.dir} ({run.name})"
+    shapes = model.hook_shapes()
+    if args.json:
+        print(json.dumps(shapes))
+        return 0
+    print(f"hook points of {title}:")
+    for name, shape in shapes.items():
+        print(f"  {name:<22} ({', '.join(map(str, shape))})")
+    print("structure (input positions each group covers):")
+    for level in model.structure:
+        spans = " ".join(f"[{a},{b})" for a, b in level.groups)
+        print(f"  level {level.index}: fuse {level.fuse}, {level.n_groups} group(s): {spans}")
+    return 0
+
+
+# ---- parser ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from models import PRESETS
+
+    parser = argparse.ArgumentParser(
+        prog="interp",
+        description="Interpretability toolkit: flat MLP vs WaveNet on character-level names "
+        "(makemore part 5). Train inside a hooks wrapper, then inspect and analyse checkpoints.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "data",
+        help="summarise a corpus and its lecture-style split",
+        description="Read a corpus, build its vocabulary and the lecture's "
+        "80/10/10 split, and print the example counts.",
+    )
+    _add_data_arg(p)
+    p.add_argument("--block-size", type=int, default=8, help="context length (default 8)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_data)
+
+    presets = ", ".join(f"{k} ({v[0]}, n_embd {v[1]}, n_hidden {v[2]})" for k, v in PRESETS.items())
+    p = sub.add_parser(
+        "train",
+        help="train a model inside the hooks wrapper",
+        description="Train a flat MLP or a WaveNet inside the hooks wrapper. Writes a run "
+        "directory (config.json, model.safetensors, trainer_state.safetensors, snapshots/, "
+        "metrics.jsonl), checkpointed as it goes: continue an interrupted run with --resume. "
+        f"Presets: {presets}.",
+    )
+    p.add_argument("--preset", choices=list(PRESETS), help="named model (default wavenet-76k)")
+    p.add_argument("--kind", choices=["mlp", "wavenet"], help="custom model kind (with sizes)")
+    p.add_argument("--n-embd", type=int, help="embedding size (overrides the preset's)")
+    p.add_argument("--n-hidden", type=int, help="hidden units per level (overrides the preset's)")
+    _add_data_arg(p)
+    p.add_argument("--block-size", type=int, default=8, help="context length (default 8)")
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/PRESET)")
+    p.add_argument(
+        "--recipe",
+        default="karpathy",
+        help="training recipe; karpathy = batch 32, SGD lr 0.1 then 0.01 for the last "
+        "quarter, 200,000 steps (default)",
+    )
+    p.add_argument("--steps", type=int, help="optimizer steps (overrides the recipe's)")
+    p.add_argument("--lr", type=float, help="learning rate (overrides the recipe's)")
+    p.add_argument("--batch-size", type=int, help="batch size (overrides the recipe's)")
+    p.add_argument("--seed", type=int, default=42, help="initialisation and batch seed (42)")
+    p.add_argument("--eval-every", type=int, help="steps between train/val losses (steps/10)")
+    p.add_argument(
+        "--stats-every",
+        type=int,
+        default=1000,
+        help="steps between activation statistics (default 1000)",
+    )
+    p.add_argument(
+        "--snapshots",
+        default="auto",
+        help="steps to snapshot weights at: 'auto' (0 and 12 log-spaced), 'none', "
+        "or a list like 0,1000,5000",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1000,
+        help="steps between resumable checkpoints (default 1000)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--samples", type=int, default=10, help="names to sample at the end (10)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "eval",
+        help="losses of a run on train/val/test",
+        description="Mean cross-entropy (nats per character) of a run's model on "
+        "each split, in eval mode (BatchNorm running statistics).",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    _add_data_arg(p, "; default: the corpus the run was trained on")
+    p.add_argument("--step", type=int, help="evaluate the snapshot at this step instead")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "sample",
+        help="sample names from a run",
+        description="Sample names one character at a time from a run's model.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("-n", type=int, default=20, help="how many names (20)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
+    p.add_argument("--step", type=int, help="sample from the snapshot at this step")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser(
+        "hooks",
+        help="list hook points and their shapes",
+        description="List a model's hook points with shapes (batch first) and "
+        "which input positions each level's groups cover.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?")
+    p.add_argument("--preset", choices=list(PRESETS), help="describe a preset instead of a run")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_hooks)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except InterpError as e:
+        print(f"interp: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `interp sample ... | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
