@@ -70,9 +70,13 @@ def main() -> None:
     steps_per_second(plain, x, y, 100)  # warm-up
     steps_per_second(wrapped, x, y, 100)
     ratios, ratios_rec, rates = [], [], []
-    for _ in range(args.rounds):
-        p = steps_per_second(plain, x, y, args.steps)
-        w = steps_per_second(wrapped, x, y, args.steps)
+    for i in range(args.rounds):  # alternate the order so neither side always runs first
+        if i % 2:
+            w = steps_per_second(wrapped, x, y, args.steps)
+            p = steps_per_second(plain, x, y, args.steps)
+        else:
+            p = steps_per_second(plain, x, y, args.steps)
+            w = steps_per_second(wrapped, x, y, args.steps)
         r = steps_per_second(wrapped, x, y, args.steps, attach=attach_stats)
         rates.append(p)
         ratios.append(w / p)
