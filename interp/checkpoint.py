@@ -28,10 +28,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 import models
-from interp.data import Vocab
+from interp.data import Dataset, Vocab, load_corpus, make_dataset
 from interp.errors import CheckpointError
 from interp.hooks import HookedModel
-from interp.io import atomic_write, atomic_write_json
+from interp.io import atomic_write, atomic_write_json, file_sha256
 from models.levelled import LevelledModel
 
 FORMAT = "interp-run-v1"
@@ -223,7 +223,8 @@ class Run:
     """A trained model loaded from a run directory.
 
     ``model`` is the :class:`HookedModel` (in eval mode), ``vocab`` its vocabulary, ``config``
-    the parsed ``config.json``, ``step`` the training step of the loaded weights.
+    the parsed ``config.json``, ``step`` the training step of the loaded weights, read from
+    ``weights_path``.
     """
 
     dir: Path
@@ -231,6 +232,19 @@ class Run:
     vocab: Vocab
     config: dict[str, Any]
     step: int
+    weights_path: Path
+
+    def weights_sha256(self) -> str:
+        """sha256 of the weights file this model was loaded from."""
+        return file_sha256(self.weights_path)
+
+    def dataset(self, data_path: str | Path | None = None) -> Dataset:
+        """The run's corpus (or ``data_path``'s) split like the lecture, encoded with the run's
+        vocabulary and block size. A character the run does not know is a clear error."""
+        source = self.config["data"]["source"]
+        if data_path is None and not source.startswith("builtin:"):
+            data_path = source
+        return make_dataset(load_corpus(data_path), self.block_size, vocab=self.vocab)
 
     @property
     def name(self) -> str:
@@ -260,4 +274,4 @@ def load_run(run_dir: str | Path, step: int | None = None) -> Run:
     loaded_step = load_weights(path, model)
     hooked = HookedModel(model)
     hooked.eval()
-    return Run(run_dir, hooked, Vocab(config["vocab"]), config, loaded_step)
+    return Run(run_dir, hooked, Vocab(config["vocab"]), config, loaded_step, path)

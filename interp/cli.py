@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from interp.errors import InterpError
 
@@ -20,6 +21,7 @@ examples:
   interp eval runs/wn --json
   interp sample runs/wn -n 10
   interp hooks runs/wn
+  interp record runs/wn --split val --hooks 'levels.*.hook_post' --out stores/wn-val
 """
 
 
@@ -109,23 +111,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # ---- eval / sample / hooks -------------------------------------------------------------------
-def _run_dataset(run, data_path: str | None):
-    from interp.data import load_corpus, make_dataset
-
-    source = run.config["data"]["source"]
-    if data_path is None:
-        data_path = None if source.startswith("builtin:") else source
-    corpus = load_corpus(data_path)
-    return make_dataset(corpus, run.block_size, vocab=run.vocab)
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from interp.checkpoint import load_run
     from interp.evaluate import split_losses
 
     _set_threads(args.threads)
     run = load_run(args.run_dir, step=args.step)
-    data = _run_dataset(run, args.data)
+    data = run.dataset(args.data)
     result = {**split_losses(run.model, data), "params": run.model.model.n_params()}
     if args.json:
         print(json.dumps(result))
@@ -133,6 +125,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{run.dir} ({run.name}, step {run.step}, {result['params']:,} params)")
         for split in ("train", "val", "test"):
             print(f"  {split:<5} loss {result[split]:.4f}")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from interp.checkpoint import load_run
+    from interp.store import parse_checkpoints, record_series, record_split
+
+    _set_threads(args.threads)
+    options = {
+        "names_filter": args.hooks.split(",") if args.hooks else None,
+        "dtype": args.dtype,
+        "batch_size": args.batch_size,
+        "overwrite": args.overwrite,
+        "progress": not args.quiet,
+    }
+    steps = parse_checkpoints(args.checkpoints, Path(args.run_dir))
+    if steps is None:
+        run = load_run(args.run_dir)
+        store = record_split(run, run.dataset(args.data), args.split, args.out, **options)
+        print(
+            f"{store.path}: {store.n_examples:,} {store.split} examples, step {store.step}, "
+            f"{len(store)} hook points ({store.dtype})"
+        )
+    else:
+        series = record_series(args.run_dir, steps, args.split, args.out, args.data, **options)
+        print(
+            f"{series.path}: {len(series)} stores ({args.split} split) at steps "
+            f"{', '.join(map(str, series.steps))}"
+        )
     return 0
 
 
@@ -263,6 +284,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "record",
+        help="record hook points over a whole split to disk",
+        description="Run a run's model over a whole split in batches and stream the selected "
+        "hook points to an activation store: one .npy per hook point (memory-mappable), "
+        "contexts.npy and targets.npy aligned with them, and index.json (names, shapes, dtype, "
+        "split, model, checkpoint sha256). Memory stays bounded by the batch size. The store "
+        "appears only when complete; re-running the same command reuses it.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument(
+        "--split", choices=["train", "val", "test"], default="val", help="which split (default val)"
+    )
+    p.add_argument(
+        "--hooks",
+        metavar="PATTERN",
+        help="hook names or globs, comma-separated, e.g. 'levels.*.hook_post' "
+        "(default: every hook point; 'interp hooks RUN_DIR' lists them)",
+    )
+    p.add_argument("--out", metavar="STORE_DIR", required=True, help="store directory")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="storage precision (default float32)",
+    )
+    p.add_argument(
+        "--checkpoints",
+        metavar="all|STEP,...",
+        help="record the snapshots instead: 'all' or steps like 0,1000; one store per "
+        "step under STORE_DIR/step_NNNNNNN",
+    )
+    _add_data_arg(p, "; default: the corpus the run was trained on")
+    p.add_argument("--batch-size", type=int, default=4096, help="examples per batch (4096)")
+    p.add_argument("--overwrite", action="store_true", help="replace a different existing store")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_record)
 
     p = sub.add_parser(
         "sample",

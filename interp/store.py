@@ -1,0 +1,492 @@
+"""Activation stores: hook points recorded over a whole split, on disk, read back lazily.
+
+A store is a directory readable without this toolkit:
+
+- ``{hook name}.npy``: one NumPy array per hook point, (examples, ...) as in
+  :mod:`interp.hooks` (e.g. ``levels.0.hook_post.npy`` is (examples, groups, d_hidden));
+- ``contexts.npy`` (examples, block_size) int64 and ``targets.npy`` (examples,) int64: the
+  inputs, aligned row for row;
+- ``index.json``: hook names, shapes, dtype, example count, split, model config, data source and
+  the sha256 of the checkpoint file the activations came from.
+
+Recording streams batches through :func:`interp.recording.record` to a :class:`DiskSink`, which
+appends them to preallocated ``.npy`` files from a writer thread, so memory is bounded by the
+batch size, not the split. A store is written into a hidden temporary directory and renamed
+when complete: an interrupted recording never leaves a directory that opens as a store.
+
+>>> store = ActivationStore("stores/wn-val")
+>>> store["levels.0.hook_post"].shape   # (examples, 4, 128), memory-mapped
+>>> for rows, chunk in store.iter_chunks(["levels.0.hook_post"], chunk_size=8192): ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from interp.checkpoint import Run, list_snapshots, load_run
+from interp.data import SPLITS, Dataset
+from interp.errors import HookNameError, InterpError
+from interp.hooks import NamesFilter
+from interp.io import atomic_write_json
+from interp.recording import record
+
+STORE_FORMAT = "interp-store-v1"
+SERIES_FORMAT = "interp-store-series-v1"
+INDEX = "index.json"
+SERIES = "series.json"
+DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+class StoreError(InterpError):
+    """A store is missing, incomplete, or does not belong to the run it is used with."""
+
+
+# ---- writing ---------------------------------------------------------------------------------
+class NpyAppender:
+    """A ``.npy`` file of known shape, filled block by block along the first axis.
+
+    The header is written first and the data area preallocated (a full disk fails here, before
+    any work). Rows are appended with plain writes rather than a memory map, so the process's
+    resident memory does not grow with the file.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype):
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+        self.rows = 0
+        self.file = open(path, "wb")  # noqa: SIM115
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": shape,
+        }
+        np.lib.format.write_array_header_1_0(self.file, header)
+        self.file.flush()
+        nbytes = int(np.prod(shape)) * self.dtype.itemsize
+        if hasattr(os, "posix_fallocate") and nbytes:
+            os.posix_fallocate(self.file.fileno(), self.file.tell(), nbytes)
+
+    def append(self, block: np.ndarray) -> None:
+        if block.shape[1:] != self.shape[1:] or block.dtype != self.dtype:
+            raise ValueError(f"{self.path.name}: block {block.shape} {block.dtype} does not fit")
+        self.file.write(memoryview(np.ascontiguousarray(block)))
+        self.rows += block.shape[0]
+
+    def close(self) -> None:
+        self.file.close()
+        if self.rows != self.shape[0]:
+            raise StoreError(f"{self.path}: wrote {self.rows} rows, expected {self.shape[0]}")
+
+
+class DiskSink:
+    """Sink for :func:`~interp.recording.record` that appends activations to ``.npy`` files.
+
+    Conversion to ``dtype`` happens in the caller's thread; writes happen in a background thread
+    behind a small bounded queue, so compute and disk overlap and memory stays bounded.
+    """
+
+    def __init__(self, appenders: Mapping[str, NpyAppender], dtype: torch.dtype):
+        self.appenders, self.dtype = appenders, dtype
+        # At most about two batches of every hook point wait for the disk.
+        self.pending: queue.Queue = queue.Queue(maxsize=2 * len(appenders) + 1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write_loop, daemon=True)
+        self.thread.start()
+
+    def _write_loop(self) -> None:
+        while (item := self.pending.get()) is not None:
+            if self.error is None:
+                try:
+                    name, block = item
+                    self.appenders[name].append(block)
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                    self.error = e
+
+    def __call__(self, name: str, activation: torch.Tensor) -> None:
+        if self.error is not None:
+            raise self.error
+        self.pending.put((name, activation.detach().to(self.dtype).numpy()))
+
+    def close(self) -> None:
+        """Wait for every write, then close the files; re-raises a write error."""
+        self.pending.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        for appender in self.appenders.values():
+            appender.close()
+
+    def abort(self) -> None:
+        self.pending.put(None)
+        self.thread.join()
+        for appender in self.appenders.values():
+            appender.file.close()
+
+
+def _disk_error(e: OSError, where: Path, needed: int) -> StoreError:
+    if e.errno == 28:  # ENOSPC
+        free = shutil.disk_usage(where).free
+        return StoreError(
+            f"{where}: disk full while writing the store (it needs {needed / 1e9:.2f} GB, "
+            f"{free / 1e9:.2f} GB free); free space, use --dtype float16, or record fewer hooks"
+        )
+    if e.errno == 13:  # EACCES
+        return StoreError(f"{where}: permission denied; choose an --out you can write to")
+    return StoreError(f"{where}: {e.strerror or e}")
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Remove temporary directories left by interrupted recordings into ``out``."""
+    if out.parent.is_dir():
+        for stale in out.parent.glob(f".{out.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def store_request(run: Run, split: str, names: Sequence[str], dtype: str) -> dict[str, Any]:
+    """What identifies a recording: a store with the same request can be reused as is."""
+    return {
+        "split": split,
+        "hooks": list(names),
+        "dtype": dtype,
+        "checkpoint_sha256": run.weights_sha256(),
+    }
+
+
+@torch.no_grad()
+def record_split(
+    run: Run,
+    data: Dataset,
+    split: str,
+    out: str | Path,
+    names_filter: NamesFilter = None,
+    dtype: str = "float32",
+    batch_size: int = 4096,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> ActivationStore:
+    """Record the selected hook points of ``run.model`` over ``data``'s ``split`` into ``out``.
+
+    Returns the finished :class:`ActivationStore`. An existing store of the same request is
+    returned as it is; a different one is an error unless ``overwrite``.
+    """
+    if split not in SPLITS:
+        raise StoreError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if dtype not in DTYPES:
+        raise StoreError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if data.block_size != run.block_size or data.vocab != run.vocab:
+        raise StoreError(
+            f"the data's block size {data.block_size} / vocabulary do not match run {run.dir} "
+            f"(block size {run.block_size}); build the data with run.dataset()"
+        )
+    model = run.model
+    names = model.resolve_names(names_filter)
+    out = Path(out)
+    request = store_request(run, split, names, dtype)
+    if (out / INDEX).is_file():
+        existing = ActivationStore(out)
+        if not overwrite and existing.request == request:
+            return existing
+        if not overwrite:
+            raise StoreError(
+                f"{out}: already holds a different store ({existing.split} split, "
+                f"{len(existing.hook_names)} hooks, step {existing.step}); "
+                "pass --overwrite or choose another --out"
+            )
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise StoreError(f"{out}: exists and is not an activation store; choose another --out")
+
+    x, y = data.x[split], data.y[split]
+    n = len(y)
+    shapes = {name: (n, *shape[1:]) for name, shape in model.hook_shapes().items()}
+    np_dtype = np.dtype(dtype)
+    needed = sum(int(np.prod(shapes[name])) for name in names) * np_dtype.itemsize
+    needed += x.numel() * 8 + y.numel() * 8
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _disk_error(e, parent, needed) from None
+    free = shutil.disk_usage(parent).free
+    if needed > free:
+        raise StoreError(
+            f"{parent}: the store needs {needed / 1e9:.2f} GB but only {free / 1e9:.2f} GB is "
+            "free; free space, use --dtype float16, or record fewer hooks"
+        )
+    _remove_leftovers(out)
+    tmp = parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    sink = None
+    try:
+        tmp.mkdir()
+        np.save(tmp / "contexts.npy", x.numpy())
+        np.save(tmp / "targets.npy", y.numpy())
+        appenders = {
+            name: NpyAppender(tmp / f"{name}.npy", shapes[name], np_dtype) for name in names
+        }
+        sink = DiskSink(appenders, DTYPES[dtype])
+        model.eval()
+        with (
+            tqdm(
+                total=n,
+                unit="ex",
+                unit_scale=True,
+                disable=not progress,
+                desc=f"record {split} step {run.step}",
+            ) as bar,
+            record(model, sink, names),
+        ):
+            for start in range(0, n, batch_size):
+                model(x[start : start + batch_size])
+                bar.update(min(batch_size, n - start))
+        sink.close()
+        sink = None
+        index = {
+            "format": STORE_FORMAT,
+            **request,
+            "examples": n,
+            "shapes": {name: list(shapes[name]) for name in names},
+            "files": {name: f"{name}.npy" for name in names},
+            "step": run.step,
+            "run_dir": str(run.dir),
+            "checkpoint": str(run.weights_path),
+            "model": run.config["model"],
+            "preset": run.config.get("preset"),
+            "vocab": run.vocab.itos,
+            "block_size": run.block_size,
+            "data": {"source": data.corpus.source, "sha256": data.corpus.sha256},
+        }
+        atomic_write_json(tmp / INDEX, index)
+        if out.exists():  # an empty directory, or a store being overwritten
+            trash = parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            out.rename(trash)
+            tmp.rename(out)
+            shutil.rmtree(trash)
+        else:
+            tmp.rename(out)
+    except OSError as e:
+        raise _disk_error(e, parent, needed) from None
+    finally:
+        if sink is not None:
+            sink.abort()
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ActivationStore(out)
+
+
+def parse_checkpoints(spec: str | None, run_dir: Path) -> list[int] | None:
+    """``None`` (latest weights only), ``"all"`` snapshots, or a list ``"0,1000"``."""
+    if spec is None:
+        return None
+    available = list_snapshots(run_dir)
+    if spec == "all":
+        if not available:
+            raise StoreError(f"{run_dir}: has no snapshots; train with --snapshots")
+        return available
+    try:
+        steps = sorted({int(s) for s in spec.split(",") if s.strip()})
+    except ValueError:
+        raise StoreError(
+            f"--checkpoints must be 'all' or steps like 0,1000; got {spec!r}"
+        ) from None
+    missing = [s for s in steps if s not in available]
+    if missing:
+        raise StoreError(
+            f"{run_dir}: no snapshot at step(s) {', '.join(map(str, missing))}; "
+            f"snapshots: {', '.join(map(str, available)) or 'none'}"
+        )
+    return steps
+
+
+def step_dir(out: Path, step: int) -> Path:
+    return Path(out) / f"step_{step:07d}"
+
+
+def record_series(
+    run_dir: str | Path,
+    steps: Sequence[int],
+    split: str,
+    out: str | Path,
+    data_path: str | Path | None = None,
+    progress: bool = True,
+    **kwargs: Any,
+) -> StoreSeries:
+    """One store per snapshot step under ``out/step_NNNNNNN``, then ``out/series.json``.
+
+    Steps already recorded with the same request are kept, so re-running resumes.
+    """
+    out = Path(out)
+    if out.exists() and (out / INDEX).exists():
+        raise StoreError(f"{out}: holds a single store, not a series; choose another --out")
+    data = None
+    for step in tqdm(
+        steps, desc="checkpoints", unit="ckpt", disable=not progress or len(steps) < 2
+    ):
+        run = load_run(run_dir, step=step)
+        data = data or run.dataset(data_path)
+        record_split(run, data, split, step_dir(out, step), progress=progress, **kwargs)
+    atomic_write_json(
+        out / SERIES,
+        {"format": SERIES_FORMAT, "split": split, "steps": list(steps), "run_dir": str(run_dir)},
+    )
+    return StoreSeries(out)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+class ActivationStore(Mapping[str, np.ndarray]):
+    """A recorded store: ``store[name]`` is a read-only memory-mapped array (examples, ...).
+
+    ``run`` (optional): refuse the store unless it was recorded from exactly these weights.
+    """
+
+    def __init__(self, path: str | Path, run: Run | None = None):
+        self.path = Path(path)
+        index_path = self.path / INDEX
+        if not index_path.is_file():
+            partial = any(self.path.parent.glob(f".{self.path.name}.partial-*"))
+            hint = " (an interrupted recording was left; run it again)" if partial else ""
+            raise StoreError(
+                f"{self.path}: not an activation store (no {INDEX}){hint}; "
+                "record one with 'interp record'"
+            )
+        try:
+            self.index: dict[str, Any] = json.loads(index_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise StoreError(f"{index_path}: not valid JSON ({e})") from None
+        if self.index.get("format") != STORE_FORMAT:
+            raise StoreError(f"{index_path}: not an interp store index ({STORE_FORMAT!r})")
+        self._arrays: dict[str, np.ndarray] = {}
+        if run is not None:
+            self.check_run(run)
+
+    # identity
+    @property
+    def hook_names(self) -> list[str]:
+        return list(self.index["hooks"])
+
+    @property
+    def split(self) -> str:
+        return self.index["split"]
+
+    @property
+    def step(self) -> int:
+        return int(self.index["step"])
+
+    @property
+    def dtype(self) -> str:
+        return self.index["dtype"]
+
+    @property
+    def request(self) -> dict[str, Any]:
+        return {k: self.index[k] for k in ("split", "hooks", "dtype", "checkpoint_sha256")}
+
+    def check_run(self, run: Run) -> None:
+        """Raise :class:`StoreError` unless this store was recorded from ``run``'s weights."""
+        sha = run.weights_sha256()
+        if sha != self.index["checkpoint_sha256"]:
+            raise StoreError(
+                f"{self.path}: recorded from checkpoint {self.index['checkpoint']} "
+                f"(sha256 {self.index['checkpoint_sha256'][:12]}...), not from "
+                f"{run.weights_path} (sha256 {sha[:12]}...); record this run's activations again"
+            )
+
+    # arrays
+    def _load(self, file: str, shape: Sequence[int] | None = None) -> np.ndarray:
+        path = self.path / file
+        try:
+            array = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as e:
+            raise StoreError(
+                f"{path}: missing or unreadable ({e}); record the store again"
+            ) from None
+        if shape is not None and tuple(array.shape) != tuple(shape):
+            raise StoreError(f"{path}: shape {array.shape}, index says {tuple(shape)}")
+        return array
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._arrays:
+            if name not in self.index["files"]:
+                raise HookNameError(
+                    f"{name!r} is not in store {self.path}; it holds: {', '.join(self.hook_names)}"
+                )
+            self._arrays[name] = self._load(self.index["files"][name], self.index["shapes"][name])
+        return self._arrays[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.hook_names)
+
+    def __len__(self) -> int:
+        return len(self.hook_names)
+
+    @property
+    def n_examples(self) -> int:
+        return int(self.index["examples"])
+
+    @property
+    def contexts(self) -> np.ndarray:
+        """(examples, block_size) int64."""
+        return self._load("contexts.npy", (self.n_examples, self.index["block_size"]))
+
+    @property
+    def targets(self) -> np.ndarray:
+        """(examples,) int64."""
+        return self._load("targets.npy", (self.n_examples,))
+
+    def tensor(self, name: str, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Rows ``start:stop`` of a hook point as a float32 tensor (a copy in memory)."""
+        return torch.from_numpy(np.array(self[name][start:stop], dtype=np.float32))
+
+    def iter_chunks(
+        self, names: Sequence[str] | None = None, chunk_size: int = 8192
+    ) -> Iterator[tuple[slice, dict[str, np.ndarray]]]:
+        """Yield ``(rows, {name: array})`` over the examples, ``chunk_size`` rows at a time.
+
+        Each dict also holds ``contexts`` and ``targets`` for the same rows.
+        """
+        names = self.hook_names if names is None else list(names)
+        arrays = {name: self[name] for name in names}
+        arrays["contexts"], arrays["targets"] = self.contexts, self.targets
+        for start in range(0, self.n_examples, chunk_size):
+            rows = slice(start, min(start + chunk_size, self.n_examples))
+            yield rows, {k: np.asarray(v[rows]) for k, v in arrays.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"ActivationStore({str(self.path)!r}: {self.split}, {self.n_examples} examples, "
+            f"step {self.step}, {len(self)} hooks, {self.dtype})"
+        )
+
+
+class StoreSeries(Mapping[int, ActivationStore]):
+    """Stores recorded at several training steps; ``series[step]`` is an ActivationStore."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        index = self.path / SERIES
+        if not index.is_file():
+            raise StoreError(
+                f"{self.path}: not a complete store series (no {SERIES}); run "
+                "'interp record --checkpoints ...' again to finish it"
+            )
+        self.index = json.loads(index.read_text(encoding="utf-8"))
+        self.steps: list[int] = list(self.index["steps"])
+
+    def __getitem__(self, step: int) -> ActivationStore:
+        if step not in self.steps:
+            raise KeyError(f"no store at step {step}; steps: {self.steps}")
+        return ActivationStore(step_dir(self.path, step))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
