@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 import models
 from interp.data import Dataset, Vocab, load_corpus, make_dataset
-from interp.errors import CheckpointError
+from interp.errors import CheckpointError, ConfigError, CorpusError
 from interp.hooks import HookedModel
 from interp.io import atomic_write, atomic_write_json, file_sha256
 from models.levelled import LevelledModel
@@ -184,8 +184,10 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     atomic_write_json(Path(run_dir) / CONFIG, config)
 
 
-def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """``config.json`` of a run directory, with clear errors for anything else."""
+def read_config(run_dir: str | Path, require: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``config.json`` of a run directory, with clear errors for anything else.
+
+    ``require`` names entries needed beyond ``model``, ``vocab`` and ``data``."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise CheckpointError(f"{run_dir}: no such run directory; train one with 'interp train'")
@@ -202,9 +204,18 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an interp run config (expected format {FORMAT!r})")
-    for key in ("model", "vocab"):
-        if key not in config:
-            raise CheckpointError(f"{path}: missing the {key!r} entry")
+    missing = [k for k in ("model", "vocab", "data", *require) if k not in config]
+    if missing:
+        raise CheckpointError(f"{path}: missing the {', '.join(map(repr, missing))} entry")
+    if not isinstance(config["vocab"], str) or not config["vocab"].startswith("."):
+        raise CheckpointError(f"{path}: 'vocab' must be a string starting with '.'")
+    if not isinstance(config["model"], dict) or not isinstance(config["data"], dict):
+        raise CheckpointError(f"{path}: 'model' and 'data' must be objects")
+    if config["model"].get("vocab_size") != len(config["vocab"]):
+        raise CheckpointError(
+            f"{path}: 'vocab' has {len(config['vocab'])} characters but the model expects "
+            f"{config['model'].get('vocab_size')}"
+        )
     return config
 
 
@@ -214,7 +225,9 @@ def build_model(config: dict[str, Any], where: Path | str = CONFIG) -> LevelledM
         return models.build(
             spec["kind"], spec["vocab_size"], spec["block_size"], spec["n_embd"], spec["n_hidden"]
         )
-    except (KeyError, TypeError) as e:
+    except ConfigError as e:
+        raise CheckpointError(f"{where}: {e}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{where}: incomplete model entry ({e})") from None
 
 
@@ -240,11 +253,19 @@ class Run:
 
     def dataset(self, data_path: str | Path | None = None) -> Dataset:
         """The run's corpus (or ``data_path``'s) split like the lecture, encoded with the run's
-        vocabulary and block size. A character the run does not know is a clear error."""
-        source = self.config["data"]["source"]
-        if data_path is None and not source.startswith("builtin:"):
-            data_path = source
-        return make_dataset(load_corpus(data_path), self.block_size, vocab=self.vocab)
+        vocabulary and block size. A character the run does not know is a clear error, and so is
+        a training corpus that changed since the run was trained (its split would differ)."""
+        data = self.config["data"]
+        if data_path is not None:
+            return make_dataset(load_corpus(data_path), self.block_size, vocab=self.vocab)
+        builtin = data["source"].startswith("builtin:")
+        corpus = load_corpus(None if builtin else data["source"])
+        if corpus.sha256 != data.get("sha256"):
+            raise CorpusError(
+                f"{corpus.source}: changed since {self.dir} was trained on it (sha256 differs), "
+                "so its split would differ; pass --data to use a corpus explicitly"
+            )
+        return make_dataset(corpus, self.block_size, vocab=self.vocab)
 
     @property
     def name(self) -> str:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from interp.errors import InterpError
+from interp.errors import InterpError, TrainingInterrupted
 
 EPILOG = """\
 examples:
@@ -35,7 +35,9 @@ def _add_data_arg(p: argparse.ArgumentParser, help_extra: str = "") -> None:
 
 
 def _set_threads(n: int | None) -> None:
-    if n:
+    if n is not None:
+        if n < 1:
+            raise InterpError(f"--threads must be >= 1, got {n}")
         import torch
 
         torch.set_num_threads(n)
@@ -61,6 +63,25 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 # ---- train -----------------------------------------------------------------------------------
+#: Settings fixed when a run starts (``None`` when not given, so --resume can refuse them).
+TRAIN_SETTINGS = (
+    "preset",
+    "kind",
+    "n_embd",
+    "n_hidden",
+    "block_size",
+    "recipe",
+    "steps",
+    "lr",
+    "batch_size",
+    "seed",
+    "eval_every",
+    "stats_every",
+    "snapshots",
+    "checkpoint_every",
+)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from interp.data import load_corpus
     from interp.evaluate import sample
@@ -68,13 +89,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from interp.training import train
 
     _set_threads(args.threads)
+    seed = 42 if args.seed is None else args.seed
     if args.resume:
         if args.out is None:
             raise InterpError("--resume needs --out RUN_DIR, the run to continue")
+        given = [f"--{k.replace('_', '-')}" for k in TRAIN_SETTINGS if getattr(args, k) is not None]
+        if given:
+            raise InterpError(
+                f"--resume continues the run with the settings it was started with; "
+                f"drop {', '.join(given)} (or train a new run with another --out)"
+            )
         corpus = load_corpus(args.data) if args.data else None
         result = train(args.out, corpus, resume=True, progress=not args.quiet)
     else:
-        recipe = get_recipe(args.recipe).with_overrides(
+        recipe = get_recipe(args.recipe or "karpathy").with_overrides(
             steps=args.steps, lr=args.lr, batch_size=args.batch_size
         )
         if args.preset is None and args.kind is None:
@@ -87,13 +115,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             kind=args.kind,
             n_embd=args.n_embd,
             n_hidden=args.n_hidden,
-            block_size=args.block_size,
+            block_size=args.block_size or 8,
             recipe=recipe,
-            seed=args.seed,
+            seed=seed,
             eval_every=args.eval_every,
-            stats_every=args.stats_every,
-            snapshots=args.snapshots,
-            checkpoint_every=args.checkpoint_every,
+            stats_every=args.stats_every or 1000,
+            snapshots=args.snapshots or "auto",
+            checkpoint_every=args.checkpoint_every or 1000,
             progress=not args.quiet,
         )
     losses = result.losses
@@ -104,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.samples:
         names = sample(
-            result.model, result.data.vocab, result.data.block_size, args.samples, seed=args.seed
+            result.model, result.data.vocab, result.data.block_size, args.samples, seed=seed
         )
         print("samples: " + ", ".join(names))
     return 0
@@ -233,35 +261,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-embd", type=int, help="embedding size (overrides the preset's)")
     p.add_argument("--n-hidden", type=int, help="hidden units per level (overrides the preset's)")
     _add_data_arg(p)
-    p.add_argument("--block-size", type=int, default=8, help="context length (default 8)")
+    p.add_argument("--block-size", type=int, help="context length (default 8)")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/PRESET)")
     p.add_argument(
         "--recipe",
-        default="karpathy",
         help="training recipe; karpathy = batch 32, SGD lr 0.1 then 0.01 for the last "
         "quarter, 200,000 steps (default)",
     )
     p.add_argument("--steps", type=int, help="optimizer steps (overrides the recipe's)")
-    p.add_argument("--lr", type=float, help="learning rate (overrides the recipe's)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate (overrides the recipe's; the last-quarter rate stays 1/10 of it)",
+    )
     p.add_argument("--batch-size", type=int, help="batch size (overrides the recipe's)")
-    p.add_argument("--seed", type=int, default=42, help="initialisation and batch seed (42)")
+    p.add_argument("--seed", type=int, help="initialisation and batch seed (42)")
     p.add_argument("--eval-every", type=int, help="steps between train/val losses (steps/10)")
     p.add_argument(
         "--stats-every",
         type=int,
-        default=1000,
         help="steps between activation statistics (default 1000)",
     )
     p.add_argument(
         "--snapshots",
-        default="auto",
         help="steps to snapshot weights at: 'auto' (0 and 12 log-spaced), 'none', "
         "or a list like 0,1000,5000",
     )
     p.add_argument(
         "--checkpoint-every",
         type=int,
-        default=1000,
         help="steps between resumable checkpoints (default 1000)",
     )
     p.add_argument(
@@ -354,8 +382,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except TrainingInterrupted as e:
+        print(f"interp: {e}", file=sys.stderr)
+        return 130
     except InterpError as e:
         print(f"interp: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file-system problem the user can fix (permissions, space, paths)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"interp: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interp: interrupted", file=sys.stderr)

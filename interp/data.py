@@ -12,6 +12,7 @@ examples.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import random
@@ -94,10 +95,11 @@ def read_corpus(path: str | os.PathLike[str]) -> Corpus:
     if path.is_dir():
         raise CorpusError(f"{path}: is a directory; pass a text file with one word per line")
     raw = path.read_bytes()
-    if not raw.strip():
+    text_bytes = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+    if not text_bytes.strip():
         raise CorpusError(f"{path}: the file is empty; it needs one word per line")
     words = []
-    for lineno, line in enumerate(raw.splitlines(), start=1):
+    for lineno, line in enumerate(text_bytes.splitlines(), start=1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -116,7 +118,7 @@ def read_corpus(path: str | os.PathLike[str]) -> Corpus:
         words.append(word)
     if not words:
         raise CorpusError(f"{path}: no words left after removing blank lines")
-    return Corpus(tuple(words), str(path), hashlib.sha256(raw).hexdigest())
+    return Corpus(tuple(words), str(path.resolve()), hashlib.sha256(raw).hexdigest())
 
 
 def check_block_size(block_size: int) -> int:
@@ -170,7 +172,14 @@ def make_dataset(corpus: Corpus, block_size: int = 8, vocab: Vocab | None = None
     """
     vocab = vocab or corpus.vocab
     xs, ys = {}, {}
-    for split, words in corpus.split_words().items():
+    split_words = corpus.split_words()
+    empty = [s for s, words in split_words.items() if not words]
+    if empty:
+        raise CorpusError(
+            f"{corpus.source}: {len(corpus.words)} word(s) leave the {' and '.join(empty)} "
+            "split(s) empty (80/10/10); use at least 10 words"
+        )
+    for split, words in split_words.items():
         xs[split], ys[split] = build_examples(words, vocab, block_size)
     return Dataset(corpus, vocab, block_size, xs, ys)
 

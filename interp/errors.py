@@ -32,3 +32,7 @@ class ConfigError(InterpError):
 
 class TrainingDiverged(InterpError):
     """The loss became NaN or infinite during training."""
+
+
+class TrainingInterrupted(InterpError):
+    """Ctrl-C during training: the step was finished and checkpointed first."""

@@ -37,9 +37,14 @@ class Recipe:
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with the given fields replaced (``None`` values are ignored)."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
+        if "lr" in overrides and "lr_final" not in overrides:
+            # keep the schedule's shape: the final rate stays the same fraction of the first
+            overrides["lr_final"] = self.lr_final * overrides["lr"] / self.lr
         recipe = replace(self, **overrides)
         if recipe.steps < 1 or recipe.batch_size < 1:
             raise ConfigError("steps and batch size must be >= 1")
+        if not recipe.lr > 0 or not recipe.lr_final > 0:
+            raise ConfigError(f"the learning rate must be > 0, got {recipe.lr}")
         return recipe
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,7 +52,7 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Recipe:
-        return cls(**d)
+        return cls(**d)  # TypeError on unknown or missing fields
 
 
 #: The lecture's loop: batch 32, SGD lr 0.1, dropped to 0.01 for the last quarter, 200k steps.

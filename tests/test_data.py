@@ -70,7 +70,7 @@ def test_block_size_must_be_positive(tiny_corpus_path, block_size):
 
 def test_unknown_character_for_checkpoint_vocab(tmp_path):
     path = tmp_path / "w.txt"
-    path.write_text("zoe\n")
+    path.write_text("abc\n" * 20 + "zoe\n")
     with pytest.raises(CorpusError, match="not in the vocabulary"):
         make_dataset(read_corpus(path), 3, vocab=Vocab(".abc"))
 
@@ -84,3 +84,16 @@ def test_builtin_corpus_offline_and_cached(tmp_path, monkeypatch):
     assert (tmp_path / "babynames-2017.txt").is_file()
     again = load_corpus(None)
     assert again.words == corpus.words and again.sha256 == corpus.sha256
+
+
+def test_byte_order_mark_and_crlf(tmp_path):
+    path = tmp_path / "w.txt"
+    path.write_bytes(b"\xef\xbb\xbfemma\r\nolivia\r\n")
+    corpus = read_corpus(path)
+    assert corpus.words == ("emma", "olivia") and "\ufeff" not in corpus.vocab.itos
+
+
+def test_source_is_an_absolute_path(tmp_path, monkeypatch):
+    (tmp_path / "w.txt").write_text("anna\n")
+    monkeypatch.chdir(tmp_path)
+    assert read_corpus("w.txt").source == str(tmp_path / "w.txt")
