@@ -6,7 +6,7 @@ ratios (wrapped / plain throughput; target >= 0.97 with no hook attached). Also 
 wrapper with a statistics recorder attached on every step (the worst case; training attaches it
 once every ``--stats-every`` steps).
 
-    python benchmarks/hook_overhead.py [--preset wavenet-76k] [--rounds 7] [--steps 500]
+    python benchmarks/hook_overhead.py [--preset wavenet-76k] [--rounds 15] [--steps 300]
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def steps_per_second(model, x, y, steps: int, batch: int = 32, attach=None) -> f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="wavenet-76k", choices=list(models.PRESETS))
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=500, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=300, help="training steps per round")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
