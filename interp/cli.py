@@ -22,6 +22,7 @@ examples:
   interp sample runs/wn -n 10
   interp hooks runs/wn
   interp record runs/wn --split val --hooks 'levels.*.hook_post' --out stores/wn-val
+  interp analyze cancellation runs/mlp runs/wn --out results/cancellation
 """
 
 
@@ -373,13 +374,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=list(PRESETS), help="describe a preset instead of a run")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_hooks)
+    p = sub.add_parser(
+        "analyze",
+        help="run an analysis on checkpoints",
+        description="Run one analysis on one or more runs; each writes a JSON file with every "
+        "number (nulls beside each) and figures for write-ups.",
+    )
+    analyses = p.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
+    from analyses import cancellation
+
+    a = analyses.add_parser(
+        "cancellation",
+        help="feature cancellation in each level, against its nulls",
+        description=cancellation.__doc__.split("\n\n")[0],
+    )
+    cancellation.add_arguments(a)
+    a.set_defaults(func=cancellation.run_from_args)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
+def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command, turning the errors a user can fix into one line on stderr."""
     try:
         return func(args)
     except TrainingInterrupted as e:
@@ -398,6 +413,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `interp sample ... | head`
         sys.stderr.close()
         return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":
