@@ -201,6 +201,9 @@ def collisions(model: HookedModel, data: Dataset, settings: Settings) -> list[di
         pair_d = d[iu[0], iu[1]]
         relative = pair_d / pair_d.median()
         hit = relative < settings.collision_eps
+        d_rel = d / pair_d.median()
+        d_rel.fill_diagonal_(float("inf"))
+        nearest = d_rel.min(dim=1).values
         i_idx, j_idx = iu[0][hit].tolist(), iu[1][hit].tolist()
         js = [
             _js(dists[keys[i]], dists[keys[j]])
@@ -221,6 +224,11 @@ def collisions(model: HookedModel, data: Dataset, settings: Settings) -> list[di
                 "pairs": int(len(pair_d)),
                 "colliding_pairs": int(hit.sum()),
                 "colliding_fraction": hit.float().mean().item(),
+                "nearest_neighbour_relative_distance": {
+                    "min": nearest.min().item(),
+                    "p01": nearest.quantile(0.01).item(),
+                    "median": nearest.median().item(),
+                },
                 "colliding_pairs_with_distributions": len(js),
                 "js_colliding_mean": float(np.mean(js)) if js else None,
                 "js_random_pairs_mean": float(np.mean(null)) if null else None,
@@ -419,9 +427,10 @@ def _label(r: dict[str, Any], level: int) -> str:
 
 
 def plot_kappa_distributions(runs, out, formats) -> list[Path]:
+    """Cumulative distributions (a 2-term sum puts a point mass at kappa = 0, which a density
+    would hide), trained against its two nulls, one panel per level."""
     panels = [(r, lv) for r in runs for lv in r["levels"]]
-    fig, axes = new_figure(1, len(panels), size=(2.3 * len(panels), 2.6), sharey=True)
-    centres = (BINS[:-1] + BINS[1:]) / 2
+    fig, axes = new_figure(1, len(panels), size=(2.6 * len(panels), 3.2), sharey=True)
     for ax, (r, lv) in zip(axes, panels, strict=True):
         for key, colour, label, style in [
             ("histogram", PALETTE[0], "trained", "-"),
@@ -429,19 +438,22 @@ def plot_kappa_distributions(runs, out, formats) -> list[Path]:
             ("histogram_shuffled", NULL_COLOUR, "signs shuffled", "--"),
         ]:
             h = np.asarray(lv[key], dtype=float)
-            ax.plot(centres, h / h.sum() / (BINS[1] - BINS[0]), style, color=colour, label=label)
+            cdf = np.concatenate([[0.0], np.cumsum(h) / h.sum()])
+            ax.step(BINS, cdf, style, where="post", color=colour, label=label)
         ax.set_title(
-            f"{_label(r, lv['level'])}: {lv['summands']} summands\n"
-            f"mean {lv['kappa_mean']:.2f} (shuffled {lv['kappa_mean_shuffled']:.2f})"
+            f"{_label(r, lv['level'])} ({lv['summands']} terms)\n"
+            f"mean κ {lv['kappa_mean']:.2f}, shuffled {lv['kappa_mean_shuffled']:.2f}, "
+            f"init {lv['kappa_mean_init']:.2f}",
+            fontsize=8,
         )
         ax.set_xlabel("cancellation index κ")
-    axes[0].set_ylabel("density")
-    axes[0].legend(frameon=False)
-    top = max(runs[0]["levels"], key=lambda lv: lv["summands"])
-    fig.suptitle(
-        f"Cancellation per (example, unit): {runs[0]['name']} level {top['level']} mean κ "
-        f"{top['kappa_mean']:.2f} vs {top['kappa_mean_shuffled']:.2f} with random signs"
+        ax.set_xlim(0, 1)
+    axes[0].set_ylabel("fraction of (example, unit) pairs ≤ κ")
+    axes[0].legend(frameon=False, loc="lower right")
+    excess = ", ".join(
+        f"{_label(r, lv['level'])} {lv['excess_over_shuffled']:+.2f}" for r, lv in panels
     )
+    fig.suptitle(f"Cancellation beyond random signs (mean κ minus shuffled null): {excess}")
     return save_figure(fig, out, "kappa_distributions", formats)
 
 
@@ -484,11 +496,10 @@ def plot_ablation(runs, out, formats) -> list[Path]:
     ax.set_ylabel("Δ validation loss (nats)")
     ax.axhline(0, color=NULL_COLOUR, lw=0.8)
     ax.legend(frameon=False)
-    worst = max(runs, key=lambda r: max(r["ablation_delta_loss"]))
-    p = int(np.argmax(worst["ablation_delta_loss"]))
+    totals = ", ".join(f"{r['name']} {sum(r['ablation_delta_loss']):.2f}" for r in runs)
     ax.set_title(
-        f"Mean-ablating one position's level-0 contribution: largest effect "
-        f"{max(worst['ablation_delta_loss']):.3f} nats ({worst['name']}, position {p})"
+        "Loss increase when one position's level-0 contribution is replaced by its "
+        f"mean\n(summed over positions: {totals} nats)"
     )
     return save_figure(fig, out, "ablation_by_position", formats)
 
@@ -516,7 +527,7 @@ def plot_sensitivity_and_probes(runs, out, formats) -> list[Path]:
             i += 1
     ax.set_xlabel("input position resampled")
     ax.set_ylabel("S_p (relative change of the level's output)")
-    ax.set_title("Position sensitivity (solid: trained, dotted: at init)")
+    ax.set_title("Position sensitivity S_p (solid: trained, dotted: at init)")
     ax.legend(frameon=False, fontsize=7, ncol=2)
     if has_probes:
         ax = axes[1]
@@ -542,7 +553,15 @@ def plot_sensitivity_and_probes(runs, out, formats) -> list[Path]:
         ax.set_ylabel("probe accuracy (held out)")
         ax.set_title("Which character was at position p? (post-tanh; dotted: at init)")
         ax.legend(frameon=False, fontsize=7, ncol=2)
-    fig.suptitle("What the levels keep about each input position")
+    if has_probes:
+        lowest = min(p["accuracy"] for r in runs for row in r["probes"]["hook_post"] for p in row)
+        fig.suptitle(
+            f"Every input character stays linearly decodable from every level "
+            f"(lowest probe accuracy {lowest:.3f}); trained levels weight recent "
+            "positions more than at init"
+        )
+    else:
+        fig.suptitle("How much each level's output depends on each input position")
     return save_figure(fig, out, "positions_kept", formats)
 
 
@@ -576,7 +595,23 @@ def plot_over_training(runs, out, formats) -> list[Path]:
     ax.set_xscale("log")
     ax.set_xlabel("training step (step 0 drawn at 1)")
     ax.set_ylabel("mean κ")
-    ax.set_title("Cancellation over training (dashed: same magnitudes, shuffled signs)")
+
+    def excess(row, level):
+        lv = row["levels"][level]
+        return lv["kappa_mean"] - lv["kappa_mean_shuffled"]
+
+    changes = ", ".join(
+        f"{_label(r, lv)} {excess(r['over_training'][0], lv):+.2f}"
+        f"→{excess(r['over_training'][-1], lv):+.2f}"
+        for r in runs
+        if r["over_training"]
+        for lv in range(len(r["over_training"][0]["levels"]))
+    )
+    ax.set_title(
+        "Mean κ over training (dashed: shuffled-sign null)\n"
+        f"excess over null, first→last snapshot: {changes}",
+        fontsize=8,
+    )
     ax.legend(frameon=False, fontsize=7, ncol=2)
     return save_figure(fig, out, "kappa_over_training", formats)
 
