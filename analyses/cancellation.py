@@ -67,6 +67,7 @@ class Settings:
     min_count: int = 5  # training occurrences needed to estimate a next-character distribution
     seed: int = 0
     probes: bool = True
+    probe_examples_over_training: int = 2_000  # fewer per snapshot: post-tanh probes only
     jobs: int = 2
 
 
@@ -139,11 +140,14 @@ def position_sensitivity(model: HookedModel, x: torch.Tensor, seed: int) -> list
 
 
 def position_probes(
-    model: HookedModel, x: torch.Tensor, settings: Settings
+    model: HookedModel,
+    x: torch.Tensor,
+    settings: Settings,
+    points: Sequence[str] = ("hook_pre", "hook_post"),
 ) -> dict[str, list[list[dict]]]:
     """Probe accuracy for the character at each position, from each level (pre and post)."""
     jobs, keys = [], []
-    for point in ("hook_pre", "hook_post"):
+    for point in points:
         for level, feats in enumerate(level_outputs(model, x, point)):
             for p in range(x.shape[1]):
                 keys.append((point, level, p))
@@ -329,7 +333,7 @@ def analyse_run(
     result["collisions_init"] = collisions(init, data, settings)
     steps.update()
     result["worked_example"] = worked_example(model, x)
-    result["over_training"] = over_training(run, x, y, settings, progress)
+    result["over_training"] = over_training(run, data, x, y, settings, progress)
     steps.update()
     steps.close()
     return result
@@ -358,8 +362,10 @@ def worked_example(model: HookedModel, x: torch.Tensor) -> dict[str, Any]:
 
 
 def over_training(
-    run: Run, x: torch.Tensor, y: torch.Tensor, settings: Settings, progress: bool
+    run: Run, data: Dataset, x: torch.Tensor, y: torch.Tensor, settings: Settings, progress: bool
 ) -> list[dict[str, Any]]:
+    """kappa, its null, S_p, ablation effects, collisions and (post-tanh) position probes at
+    every snapshot."""
     rows = []
     for step in tqdm(list_snapshots(run.dir), desc="snapshots", leave=False, disable=not progress):
         model = load_run(run.dir, step=step).model.eval()
@@ -382,8 +388,24 @@ def over_training(
                 ],
                 "sensitivity": position_sensitivity(model, x, settings.seed),
                 "ablation_delta_loss": ablation_delta_loss(model, x, y),
+                "collisions": [
+                    {
+                        k: c[k]
+                        for k in (
+                            "level",
+                            "colliding_fraction",
+                            "nearest_neighbour_relative_distance",
+                        )
+                    }
+                    for c in collisions(model, data, settings)
+                ],
             }
         )
+        if settings.probes:
+            n = min(settings.probe_examples_over_training, settings.probe_examples)
+            xp = data.x["val"][:n]
+            probes = position_probes(model, xp, settings, points=("hook_post",))["hook_post"]
+            rows[-1]["probe_accuracy_post"] = [[p["accuracy"] for p in lv] for lv in probes]
     return rows
 
 
@@ -566,7 +588,12 @@ def plot_sensitivity_and_probes(runs, out, formats) -> list[Path]:
 
 
 def plot_over_training(runs, out, formats) -> list[Path]:
-    fig, axes = new_figure(1, 1, size=(5.5, 3.2))
+    with_probes = all(
+        r["over_training"] and "probe_accuracy_post" in r["over_training"][0] for r in runs
+    )
+    fig, axes = new_figure(
+        1, 2 if with_probes else 1, size=(11.0, 3.4) if with_probes else (5.5, 3.2)
+    )
     ax = axes[0]
     i = 0
     for r in runs:
@@ -613,6 +640,26 @@ def plot_over_training(runs, out, formats) -> list[Path]:
         fontsize=8,
     )
     ax.legend(frameon=False, fontsize=7, ncol=2)
+    if with_probes:
+        ax = axes[1]
+        i = 0
+        for r in runs:
+            rows = r["over_training"]
+            steps = [max(row["step"], 1) for row in rows]
+            for level in range(len(rows[0]["levels"])):
+                acc = [float(np.mean(row["probe_accuracy_post"][level])) for row in rows]
+                ax.plot(
+                    steps, acc, "-o", ms=3, color=PALETTE[i % len(PALETTE)], label=_label(r, level)
+                )
+                i += 1
+        majority = float(np.mean([p["majority"] for p in runs[0]["probes"]["hook_post"][0]]))
+        ax.axhline(majority, ls="--", color=NULL_COLOUR, label="majority class")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("training step (step 0 drawn at 1)")
+        ax.set_ylabel("probe accuracy, mean over positions")
+        ax.set_title("Input characters decodable from each level over training", fontsize=9)
+        ax.legend(frameon=False, fontsize=7, ncol=2)
     return save_figure(fig, out, "kappa_over_training", formats)
 
 
