@@ -125,7 +125,9 @@ def level_outputs(
 def position_sensitivity(model: HookedModel, x: torch.Tensor, seed: int) -> list[list[float]]:
     """S_p per level: E||h(x) - h(x with position p resampled)|| / E||h(x) - h(x')||.
 
-    The character at p is resampled from its marginal (a permutation of column p)."""
+    The character at p is resampled from its marginal (a permutation of column p), and the
+    numerator averages only over examples where the character actually changed, so that S_p
+    is not smaller at positions that are mostly padding. NaN where nothing changed."""
     g = torch.Generator().manual_seed(seed)
     base = level_outputs(model, x)
     other = level_outputs(model, x[torch.randperm(len(x), generator=g)])
@@ -134,8 +136,10 @@ def position_sensitivity(model: HookedModel, x: torch.Tensor, seed: int) -> list
     for p in range(x.shape[1]):
         x_p = x.clone()
         x_p[:, p] = x[torch.randperm(len(x), generator=g), p]
+        changed = x_p[:, p] != x[:, p]
         for i, h in enumerate(level_outputs(model, x_p)):
-            result[i][p] = ((base[i] - h).norm(dim=1).mean() / scale[i]).item()
+            moved = (base[i] - h).norm(dim=1)[changed]
+            result[i][p] = (moved.mean() / scale[i]).item() if len(moved) else float("nan")
     return result
 
 
@@ -575,16 +579,37 @@ def plot_sensitivity_and_probes(runs, out, formats) -> list[Path]:
         ax.set_ylabel("probe accuracy (held out)")
         ax.set_title("Which character was at position p? (post-tanh; dotted: at init)")
         ax.legend(frameon=False, fontsize=7, ncol=2)
-    if has_probes:
-        lowest = min(p["accuracy"] for r in runs for row in r["probes"]["hook_post"] for p in row)
-        fig.suptitle(
-            f"Every input character stays linearly decodable from every level "
-            f"(lowest probe accuracy {lowest:.3f}); trained levels weight recent "
-            "positions more than at init"
-        )
-    else:
-        fig.suptitle("How much each level's output depends on each input position")
+    fig.suptitle(positions_finding(runs))
     return save_figure(fig, out, "positions_kept", formats)
+
+
+def positions_finding(runs) -> str:
+    """A title generated from the numbers: probe accuracy against the majority baseline, and
+    whether training moved sensitivity toward the most recent position."""
+    parts = []
+    if all("probes" in r for r in runs):
+        margins = [
+            (p["accuracy"] - p["majority"], r["name"], level, pos)
+            for r in runs
+            for level, row in enumerate(r["probes"]["hook_post"])
+            for pos, p in enumerate(row)
+        ]
+        worst, name, level, pos = min(margins)
+        parts.append(
+            f"probes beat the majority baseline at every position and level (smallest margin "
+            f"{worst:+.3f}, {name} L{level} position {pos})"
+            if worst > 0
+            else f"at {sum(m[0] <= 0 for m in margins)} of {len(margins)} (level, position) "
+            f"pairs the probe does not beat the majority baseline (worst {worst:+.3f})"
+        )
+    last = [
+        (r["sensitivity"][lv][-1] - r["sensitivity_init"][lv][-1], r["name"], lv)
+        for r in runs
+        for lv in range(len(r["sensitivity"]))
+    ]
+    rose = [f"{name} L{lv}" for d, name, lv in last if d > 0]
+    parts.append(f"training raised S at the last position for {len(rose)} of {len(last)} levels")
+    return "; ".join(parts).capitalize()
 
 
 def plot_over_training(runs, out, formats) -> list[Path]:
@@ -744,6 +769,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     )
     if min(settings.examples, settings.probe_examples) < 10:
         raise InterpError("--examples and --probe-examples must be at least 10")
+    if settings.seed < 0:
+        raise InterpError(f"--seed must be >= 0, got {settings.seed}")
     report = run_analysis(
         args.run_dirs,
         args.out,

@@ -52,7 +52,8 @@ class LevelContributions:
     """Contributions of one level over a set of examples.
 
     ``raw`` (batch, groups, fuse, d_hidden): ``x_k @ W_k``, summing to ``pre``.
-    ``centred`` (batch, groups, fuse, d_hidden): ``(raw - mean over examples) * batchnorm scale``.
+    ``centred`` (batch, groups, fuse, d_hidden): ``(raw - mean over examples and groups) *
+    batchnorm scale``; summed over children it is BatchNorm's output minus its bias.
     ``pre`` (batch, groups, d_hidden): the level's ``hook_pre``, as cached.
     """
 
@@ -75,13 +76,14 @@ def level_contributions(
     """Decompose level ``level`` of ``model`` on contexts ``idx`` (batch, block_size).
 
     The model runs in its current mode (use eval mode for trained models). ``mean``
-    (groups, fuse, d_hidden) centres the contributions; by default their mean over ``idx``.
+    (fuse, d_hidden) centres the contributions; by default their mean over ``idx`` and over the
+    groups, which is what BatchNorm removes (its statistics pool the batch and group axes).
     """
     names = [f"levels.{level}.hook_in", f"levels.{level}.hook_pre"]
     _, cache = model.run_with_cache(idx, names_filter=names)
     module = model.model.levels[level]
     raw = child_contributions(cache[names[0]], module.linear.weight, module.fuse)
-    centre = raw.mean(dim=0) if mean is None else mean
+    centre = raw.mean(dim=(0, 1)) if mean is None else mean
     centred = (raw - centre) * batchnorm_scale(module)
     return LevelContributions(level, module.fuse, raw, centred, cache[names[1]])
 

@@ -146,20 +146,46 @@ def _disk_error(e: OSError, where: Path, needed: int) -> StoreError:
     return StoreError(f"{where}: {e.strerror or e}")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _remove_leftovers(out: Path) -> None:
-    """Remove temporary directories left by interrupted recordings into ``out``."""
-    if out.parent.is_dir():
-        for stale in out.parent.glob(f".{out.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+    """Remove temporary folders (``.NAME.partial-PID-*``, ``.NAME.old-PID-*``) that processes no
+    longer running left beside ``out``; a recording still in progress keeps its own."""
+    if not out.parent.is_dir():
+        return
+    for kind in ("partial", "old"):
+        for stale in out.parent.glob(f".{out.name}.{kind}-*"):
+            pid = stale.name.rsplit(f".{kind}-", 1)[1].split("-", 1)[0]
+            if not (pid.isdigit() and _pid_alive(int(pid)) and int(pid) != os.getpid()):
+                shutil.rmtree(stale, ignore_errors=True)
 
 
-def store_request(run: Run, split: str, names: Sequence[str], dtype: str) -> dict[str, Any]:
+def _temp_name(out: Path, kind: str) -> Path:
+    return out.absolute().parent / f".{out.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+#: The fields that identify a recording: a store with the same values is reused as it is.
+REQUEST_KEYS = ("split", "hooks", "dtype", "checkpoint_sha256", "data_sha256")
+
+
+def store_request(
+    run: Run, data: Dataset, split: str, names: Sequence[str], dtype: str
+) -> dict[str, Any]:
     """What identifies a recording: a store with the same request can be reused as is."""
     return {
         "split": split,
         "hooks": list(names),
         "dtype": dtype,
         "checkpoint_sha256": run.weights_sha256(),
+        "data_sha256": data.corpus.sha256,
     }
 
 
@@ -182,6 +208,8 @@ def record_split(
     """
     if split not in SPLITS:
         raise StoreError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if batch_size < 1:
+        raise StoreError(f"batch size must be >= 1, got {batch_size}")
     if dtype not in DTYPES:
         raise StoreError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if data.block_size != run.block_size or data.vocab != run.vocab:
@@ -192,10 +220,11 @@ def record_split(
     model = run.model
     names = model.resolve_names(names_filter)
     out = Path(out)
-    request = store_request(run, split, names, dtype)
+    request = store_request(run, data, split, names, dtype)
     if (out / INDEX).is_file():
         existing = ActivationStore(out)
         if not overwrite and existing.request == request:
+            existing.verify()
             return existing
         if not overwrite:
             raise StoreError(
@@ -224,7 +253,7 @@ def record_split(
             "free; free space, use --dtype float16, or record fewer hooks"
         )
     _remove_leftovers(out)
-    tmp = parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    tmp = _temp_name(out, "partial")
     sink = None
     try:
         tmp.mkdir()
@@ -265,9 +294,16 @@ def record_split(
             "block_size": run.block_size,
             "data": {"source": data.corpus.source, "sha256": data.corpus.sha256},
         }
+        missing = [
+            f
+            for f in ["contexts.npy", "targets.npy", *index["files"].values()]
+            if not (tmp / f).is_file()
+        ]
+        if missing:  # something removed our temporary folder: never publish a hollow store
+            raise StoreError(f"{tmp}: lost {', '.join(missing)} while recording; run it again")
         atomic_write_json(tmp / INDEX, index)
         if out.exists():  # an empty directory, or a store being overwritten
-            trash = parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            trash = _temp_name(out, "old")
             out.rename(trash)
             tmp.rename(out)
             shutil.rmtree(trash)
@@ -295,9 +331,9 @@ def parse_checkpoints(spec: str | None, run_dir: Path) -> list[int] | None:
     try:
         steps = sorted({int(s) for s in spec.split(",") if s.strip()})
     except ValueError:
-        raise StoreError(
-            f"--checkpoints must be 'all' or steps like 0,1000; got {spec!r}"
-        ) from None
+        steps = []
+    if not steps:
+        raise StoreError(f"--checkpoints must be 'all' or steps like 0,1000; got {spec!r}")
     missing = [s for s in steps if s not in available]
     if missing:
         raise StoreError(
@@ -327,6 +363,7 @@ def record_series(
     out = Path(out)
     if out.exists() and (out / INDEX).exists():
         raise StoreError(f"{out}: holds a single store, not a series; choose another --out")
+    (out / SERIES).unlink(missing_ok=True)  # incomplete until every step is recorded again
     data = None
     for step in tqdm(
         steps, desc="checkpoints", unit="ckpt", disable=not progress or len(steps) < 2
@@ -387,7 +424,13 @@ class ActivationStore(Mapping[str, np.ndarray]):
 
     @property
     def request(self) -> dict[str, Any]:
-        return {k: self.index[k] for k in ("split", "hooks", "dtype", "checkpoint_sha256")}
+        return {k: self.index.get(k) for k in REQUEST_KEYS}
+
+    def verify(self) -> None:
+        """Check that every array file is present with the shape the index gives."""
+        self.contexts, self.targets  # noqa: B018 - loading checks them
+        for name in self.hook_names:
+            self[name]
 
     def check_run(self, run: Run) -> None:
         """Raise :class:`StoreError` unless this store was recorded from ``run``'s weights."""
@@ -479,6 +522,16 @@ class StoreSeries(Mapping[int, ActivationStore]):
             )
         self.index = json.loads(index.read_text(encoding="utf-8"))
         self.steps: list[int] = list(self.index["steps"])
+        shared = ("split", "hooks", "dtype", "data_sha256")
+        first = None
+        for step in self.steps:
+            request = {k: self[step].request[k] for k in shared}
+            first = first or request
+            if request != first:
+                raise StoreError(
+                    f"{step_dir(self.path, step)}: recorded with other settings than the rest "
+                    "of the series; record the series again with --overwrite"
+                )
 
     def __getitem__(self, step: int) -> ActivationStore:
         if step not in self.steps:

@@ -2,6 +2,9 @@ import json
 import shutil
 
 import pytest
+import torch
+import torch.nn.functional as F
+from einops import rearrange
 from helpers import tiny_run
 
 from analyses import cancellation
@@ -118,3 +121,50 @@ def test_module_entry_point(runs, tmp_path):
         [str(runs[1]), "--out", str(tmp_path / "o"), "--no-probes", "--examples", "100", "--quiet"]
     )
     assert code == 0 and (tmp_path / "o" / "cancellation.json").is_file()
+
+
+def _manual_ablated_loss(model, x, y, p):
+    """Forward pass written out by hand, with position p's level-0 contribution replaced by its
+    mean over the batch: an independent check of the hook-based ablation."""
+    m = model.model
+    h = m.embed(x)
+    for i, level in enumerate(m.levels):
+        fused = rearrange(h, "b (g k) d -> b g (k d)", k=level.fuse)
+        pre = fused @ level.linear.weight.T
+        if i == 0:
+            g, k = divmod(p, level.fuse)
+            d = m.n_embd
+            c = h[:, p] @ level.linear.weight[:, k * d : (k + 1) * d].T
+            pre[:, g] += c.mean(dim=0) - c
+        groups = pre.shape[1]
+        normed = level.norm(rearrange(pre, "b g h -> (b g) h"))
+        h = torch.tanh(rearrange(normed, "(b g) h -> b g h", g=groups))
+    return F.cross_entropy(m.head(h[:, 0]), y).item()
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_ablation_replaces_exactly_one_position(runs, which):
+    from interp.checkpoint import load_run
+
+    run = load_run(runs[which])
+    data = run.dataset()
+    x, y = data.x["val"][:200], data.y["val"][:200]
+    with torch.no_grad():
+        deltas = cancellation.ablation_delta_loss(run.model, x, y)
+        clean = F.cross_entropy(run.model(x), y).item()
+        for p in range(8):
+            expected = _manual_ablated_loss(run.model, x, y, p) - clean
+            assert deltas[p] == pytest.approx(expected, abs=1e-5), p
+
+
+def test_sensitivity_ignores_unchanged_characters():
+    from interp.hooks import HookedModel
+    from models import build_preset
+
+    torch.manual_seed(0)
+    model = HookedModel(build_preset("mlp-22k")).eval()
+    x = torch.randint(1, 27, (300, 8))
+    x[:, 0] = 0  # position 0 is always padding: resampling never changes it
+    s = cancellation.position_sensitivity(model, x, seed=0)
+    assert s[0][0] != s[0][0]  # NaN: nothing to measure
+    assert all(0 < v < 2 for v in s[0][1:])

@@ -25,25 +25,25 @@ def test_contributions_sum_exactly_to_hook_pre(preset):
         assert c.max_reconstruction_error() < 1e-5
 
 
-def test_centred_contributions_match_batchnorm_output():
-    # With running statistics equal to the data's, centred sums are BatchNorm's output - beta.
+@pytest.mark.parametrize("preset", ["mlp-22k", "wavenet-22k"])
+def test_centred_contributions_match_batchnorm_output(preset):
+    # With running statistics equal to the data's, centred sums are BatchNorm's output - beta,
+    # at every level (BatchNorm pools the batch and group axes; so must the centring).
     torch.manual_seed(0)
-    model = HookedModel(models.build_preset("mlp-22k"))
+    model = HookedModel(models.build_preset(preset))
     idx = torch.randint(0, 27, (512, 8))
-    level = model.model.levels[0]
-    level.norm.momentum = None  # cumulative average: after one pass, exactly the batch's stats
-    level.norm.reset_running_stats()
+    for level in model.model.levels:
+        level.norm.momentum = None  # cumulative average: after one pass, exactly the batch's
+        level.norm.reset_running_stats()
     with torch.no_grad():
         model.train()(idx)
-        model.eval()
-        c = level_contributions(model, idx, 0)
-        _, cache = model.run_with_cache(idx, "levels.0.hook_norm")
-    pre = c.pre
-    unbiased = pre.var(dim=(0, 1), unbiased=True)
-    torch.testing.assert_close(level.norm.running_var, unbiased, rtol=1e-4, atol=1e-6)
-    expected = cache["levels.0.hook_norm"] - level.norm.bias
-    torch.testing.assert_close(c.centred.sum(dim=2), expected, rtol=1e-4, atol=1e-4)
-    assert batchnorm_scale(level).shape == (200,)
+    model.eval()
+    for i, level in enumerate(model.model.levels):
+        c = level_contributions(model, idx, i)
+        _, cache = model.run_with_cache(idx, f"levels.{i}.hook_norm")
+        expected = cache[f"levels.{i}.hook_norm"] - level.norm.bias
+        torch.testing.assert_close(c.centred.sum(dim=2), expected, rtol=1e-4, atol=1e-4)
+        assert batchnorm_scale(level).shape == (level.norm.num_features,)
 
 
 def test_child_contributions_by_hand():

@@ -163,8 +163,10 @@ def test_bad_requests(run_dir, tmp_path, monkeypatch):
             run, make_dataset(data.corpus, 4, run.vocab), "val", tmp_path / "b", progress=False
         )
     (tmp_path / "file").write_text("x")
-    with pytest.raises(StoreError, match="file"):
+    with pytest.raises(StoreError, match="File exists|Not a directory"):
         record_split(run, data, "val", tmp_path / "file" / "store", progress=False)
+    with pytest.raises(StoreError, match="batch size must be >= 1"):
+        record_split(run, data, "val", tmp_path / "d", batch_size=0, progress=False)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "other.txt").write_text("x")
     with pytest.raises(StoreError, match="not an activation store"):
@@ -242,3 +244,55 @@ def test_cli_record(run_dir, tmp_path, capsys):
     code = main(["record", str(run_dir), "--checkpoints", "5", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert code == 2 and "no snapshot at step(s) 5; snapshots: 0, 30, 60" in err
+
+
+def test_another_corpus_is_not_mistaken_for_the_stored_one(run_dir, tmp_path, tiny_corpus_path):
+    run = load_run(run_dir)
+    out = tmp_path / "s"
+    first = record_split(run, run.dataset(), "val", out, names_filter="hook_embed", progress=False)
+    other = tmp_path / "other.txt"
+    other.write_text(tiny_corpus_path.read_text() + "bada\nkemi\n")
+    with pytest.raises(StoreError, match="already holds a different store"):
+        record_split(run, run.dataset(other), "val", out, names_filter="hook_embed", progress=False)
+    assert first.request["data_sha256"] == run.dataset().corpus.sha256
+
+
+def test_a_hollow_store_is_never_published_or_reused(run_dir, tmp_path):
+    run = load_run(run_dir)
+    out = tmp_path / "s"
+    store = record_split(run, run.dataset(), "val", out, names_filter="hook_embed", progress=False)
+    (out / "hook_embed.npy").unlink()
+    with pytest.raises(StoreError, match="missing or unreadable"):
+        record_split(run, run.dataset(), "val", out, names_filter="hook_embed", progress=False)
+    assert store.n_examples > 0
+
+
+def test_a_live_recording_keeps_its_temporary_folder(run_dir, tmp_path):
+    import os
+
+    from interp.store import _remove_leftovers
+
+    out = tmp_path / "s"
+    live = tmp_path / f".s.partial-{os.getppid()}-abcd"  # our parent process is alive
+    dead = tmp_path / ".s.partial-999999999-abcd"
+    old = tmp_path / ".s.old-999999999-abcd"
+    for d in (live, dead, old):
+        d.mkdir()
+    _remove_leftovers(out)
+    assert live.exists() and not dead.exists() and not old.exists()
+
+
+def test_series_with_mixed_settings_is_refused(run_dir, tmp_path):
+    out = tmp_path / "series"
+    record_series(run_dir, [0, 60], "val", out, names_filter="hook_embed", progress=False)
+    record_split(
+        load_run(run_dir, step=60),
+        load_run(run_dir).dataset(),
+        "val",
+        out / "step_0000060",
+        names_filter="hook_logits",
+        overwrite=True,
+        progress=False,
+    )
+    with pytest.raises(StoreError, match="other settings than the rest"):
+        StoreSeries(out)
