@@ -609,7 +609,8 @@ def positions_finding(runs) -> str:
     ]
     rose = [f"{name} L{lv}" for d, name, lv in last if d > 0]
     parts.append(f"training raised S at the last position for {len(rose)} of {len(last)} levels")
-    return "; ".join(parts).capitalize()
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:]
 
 
 def plot_over_training(runs, out, formats) -> list[Path]:
@@ -659,10 +660,10 @@ def plot_over_training(runs, out, formats) -> list[Path]:
         if r["over_training"]
         for lv in range(len(r["over_training"][0]["levels"]))
     )
-    ax.set_title(
-        "Mean κ over training (dashed: shuffled-sign null)\n"
-        f"excess over null, first→last snapshot: {changes}",
-        fontsize=8,
+    ax.set_title("Mean κ over training (dashed: shuffled-sign null)", fontsize=9)
+    fig.suptitle(
+        f"Excess cancellation over the shuffled-sign null, first→last snapshot: {changes}",
+        fontsize=9,
     )
     ax.legend(frameon=False, fontsize=7, ncol=2)
     if with_probes:
