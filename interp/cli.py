@@ -390,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cancellation.add_arguments(a)
     a.set_defaults(func=cancellation.run_from_args)
+    from analyses import weights
+
+    a = analyses.add_parser(
+        "weights",
+        help="learned dense weights against convolutional weights",
+        description=weights.__doc__.split("\n\n")[0],
+    )
+    weights.add_arguments(a)
+    a.set_defaults(func=weights.run_from_args)
     return parser
 
 

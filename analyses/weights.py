@@ -1,0 +1,440 @@
+"""Learned dense weights against convolutional weights: "architecture as preset weights".
+
+A WaveNet level is a dense layer over its whole input with preset weights: zeros between
+distant items and the same block at every group (see :mod:`models.dense`). The flat MLP learns
+its dense matrix from scratch. This analysis draws both on the same axes and measures how
+conv-like each learned matrix is, always beside the same model at initialisation:
+
+- locality (effective positions per unit, adjacent-pair share, share on the latest positions);
+- sharing (cosine between position blocks; shift-sharing score, calibrated between the model at
+  initialisation (0) and an exact conv (1));
+- masked distance (keep only each unit's best window) and, for the WaveNet's levels, the conv
+  distance of the dense equivalent (exactly 0: a check);
+- effective receptive field: the Jacobian norm of each level's output with respect to each
+  position's embedding, averaged over validation contexts;
+- the character embeddings projected to 2-D (PCA), as in the lecture;
+- the measures at every training snapshot.
+
+    interp analyze weights RUN_DIR [RUN_DIR ...] --out DIR
+    python -m analyses.weights RUN_DIR [RUN_DIR ...] --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.func import jacrev, vmap
+from tqdm.auto import tqdm
+
+from interp.checkpoint import list_snapshots, load_run
+from interp.errors import InterpError
+from interp.figures import DIVERGING, NULL_COLOUR, PALETTE, new_figure, parse_formats, save_figure
+from interp.io import atomic_write_json
+from interp.weights import (
+    block_cosines,
+    locality,
+    masked_distance,
+    position_blocks,
+    position_shares,
+    shift_sharing,
+)
+from models.dense import conv_distance, level_to_dense
+from models.levelled import LevelledModel
+
+
+# ---- measures ---------------------------------------------------------------------------------
+def level_dense_matrices(model: LevelledModel) -> list[tuple[torch.Tensor, int]]:
+    """Each level's dense matrix over its input items, with the number of items."""
+    out, items = [], model.block_size
+    for level in model.levels:
+        out.append((level_to_dense(level, items), items))
+        items //= level.fuse
+    return out
+
+
+def level_measures(model: LevelledModel) -> list[dict[str, Any]]:
+    rows = []
+    for i, ((dense, items), level) in enumerate(
+        zip(level_dense_matrices(model), model.levels, strict=True)
+    ):
+        blocks = position_blocks(dense, items)
+        row: dict[str, Any] = {"level": i, "items": items, "fuse": level.fuse}
+        row.update(locality(blocks))
+        row["block_cosines"] = block_cosines(blocks).tolist()
+        row["shift_sharing"] = {str(s): shift_sharing(blocks, s) for s in (1, 2) if s < items}
+        row["masked_distance"] = {
+            str(k): masked_distance(blocks, k) for k in (2, 4) if k < items and items % k == 0
+        }
+        if level.fuse < items:
+            row["conv_distance_of_dense_equivalent"] = conv_distance(dense, items, level.fuse)
+        rows.append(row)
+    return rows
+
+
+def effective_receptive_field(model: LevelledModel, idx: torch.Tensor) -> list[list[float]]:
+    """Per level: mean over contexts of ||d output / d embedding_p||_F, normalised to sum 1."""
+    model.eval()
+    emb = model.embed(idx).detach()  # (batch, positions, d_embd)
+    profiles = []
+    for depth in range(1, len(model.levels) + 1):
+
+        def level_output(e: torch.Tensor, depth=depth) -> torch.Tensor:
+            x = e.unsqueeze(0)
+            for level in model.levels[:depth]:
+                x = level(x)
+            return x.flatten()
+
+        jac = vmap(jacrev(level_output))(emb)  # (batch, outputs, positions, d_embd)
+        norms = jac.pow(2).sum(dim=(1, 3)).sqrt().mean(dim=0)  # (positions,)
+        profiles.append((norms / norms.sum()).tolist())
+    return profiles
+
+
+def embedding_pca(model: LevelledModel) -> dict[str, Any]:
+    e = model.embed.weight.detach()
+    centred = e - e.mean(dim=0)
+    _, s, v = torch.linalg.svd(centred, full_matrices=False)
+    coords = centred @ v[:2].T
+    return {"coords": coords.tolist(), "explained": (s[:2] ** 2 / (s**2).sum()).tolist()}
+
+
+def calibrate(trained: float, init: float) -> float | None:
+    """Place ``trained`` between the initial model (0) and an exact conv (1)."""
+    return None if init >= 1 else (trained - init) / (1 - init)
+
+
+def analyse_run(run_dir: str | Path, progress: bool, erf_examples: int) -> dict[str, Any]:
+    run = load_run(run_dir)
+    if 0 not in list_snapshots(run.dir):
+        raise InterpError(
+            f"{run.dir}: no snapshot at step 0, so the initialisation baseline is "
+            "missing; train with --snapshots auto (the default)"
+        )
+    init = load_run(run.dir, step=0)
+    model, model0 = run.model.model, init.model.model
+    trained, at_init = level_measures(model), level_measures(model0)
+    for t, i in zip(trained, at_init, strict=True):
+        t["init"] = {
+            k: i[k]
+            for k in (
+                "effective_positions",
+                "adjacent_pair_share",
+                "recent_share",
+                "shift_sharing",
+                "masked_distance",
+            )
+        }
+        t["shift_sharing_calibrated"] = {
+            s: calibrate(v, i["shift_sharing"][s]) for s, v in t["shift_sharing"].items()
+        }
+    idx = run.dataset().x["val"][:erf_examples]
+    over = []
+    for step in tqdm(
+        list_snapshots(run.dir), desc=f"weights {run.name}", leave=False, disable=not progress
+    ):
+        m = load_run(run.dir, step=step).model.model
+        rows = level_measures(m)
+        over.append(
+            {
+                "step": step,
+                "levels": [
+                    {
+                        k: r[k]
+                        for k in (
+                            "level",
+                            "effective_positions",
+                            "adjacent_pair_share",
+                            "recent_share",
+                            "shift_sharing",
+                            "masked_distance",
+                        )
+                    }
+                    for r in rows
+                ],
+            }
+        )
+    return {
+        "run_dir": str(run.dir),
+        "name": run.name,
+        "kind": run.config["model"]["kind"],
+        "step": run.step,
+        "vocab": run.vocab.itos,
+        "levels": trained,
+        "erf": effective_receptive_field(model, idx),
+        "erf_init": effective_receptive_field(model0, idx),
+        "embedding_pca": embedding_pca(model),
+        "over_training": over,
+        "_matrices": {  # for the figures only; not written to JSON
+            "dense": level_dense_matrices(model)[0][0],
+            "dense_init": level_dense_matrices(model0)[0][0],
+            "n_hidden": model.n_hidden,
+        },
+    }
+
+
+# ---- figures ----------------------------------------------------------------------------------
+def _sorted_units(dense: torch.Tensor, items: int) -> torch.Tensor:
+    a = position_shares(position_blocks(dense, items))  # (positions, units)
+    preferred = a.argmax(dim=0).float() + (a * torch.arange(items)[:, None]).sum(0) / items / 10
+    return preferred.argsort()
+
+
+def plot_headline(runs, out, formats) -> list[Path]:
+    fig, axes = new_figure(1, len(runs), size=(5.0 * len(runs), 4.6))
+    for ax, r in zip(axes, runs, strict=True):
+        dense = r["_matrices"]["dense"]
+        items = 8 if dense.shape[1] % 8 == 0 else dense.shape[1]
+        d = dense.shape[1] // items
+        kind = r["kind"]
+        if kind == "mlp":
+            dense = dense[_sorted_units(dense, items)]
+        vmax = dense.abs().max().item()
+        image = ax.imshow(
+            dense.numpy(),
+            cmap=DIVERGING,
+            vmin=-vmax,
+            vmax=vmax,
+            aspect="auto",
+            interpolation="nearest",
+        )
+        fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
+        for p in range(1, items):
+            ax.axvline(p * d - 0.5, color="black", lw=0.4)
+        if kind != "mlp":
+            h = r["_matrices"]["n_hidden"]
+            for g in range(1, dense.shape[0] // h):
+                ax.axhline(g * h - 0.5, color="black", lw=0.4)
+        ax.set_xticks([p * d + d / 2 for p in range(items)], [str(p) for p in range(items)])
+        ax.set_xlabel(f"input position (each block: {d} embedding dims)")
+        lv = r["levels"][0]
+        if kind == "mlp":
+            ax.set_ylabel("hidden unit (sorted by preferred position)")
+            ax.set_title(
+                f"{r['name']}: learned dense layer\n{lv['effective_positions']:.1f} "
+                f"effective positions per unit (init {lv['init']['effective_positions']:.1f})"
+            )
+        else:
+            ax.set_ylabel("output group × hidden unit")
+            ax.set_title(
+                f"{r['name']} level 0 written out densely\nzeros off the diagonal "
+                "blocks, one block repeated (conv distance "
+                f"{lv.get('conv_distance_of_dense_equivalent', 0):.1f})"
+            )
+    shares = ", ".join(
+        f"{r['name']} {r['levels'][0]['recent_share']:.2f} (init "
+        f"{r['levels'][0]['init']['recent_share']:.2f})"
+        for r in runs
+    )
+    fig.suptitle(
+        "First layer over the whole context, same axes: the WaveNet's zeros and tied blocks "
+        f"are preset.\nShare of weight energy on the last two positions: {shares}"
+    )
+    return save_figure(fig, out, "dense_vs_conv", formats)
+
+
+def plot_block_norms(runs, out, formats) -> list[Path]:
+    panels = [(r, key) for r in runs for key in ("dense", "dense_init")]
+    fig, axes = new_figure(1, len(panels), size=(3.0 * len(panels), 3.8))
+    for ax, (r, key) in zip(axes, panels, strict=True):
+        dense = r["_matrices"][key]
+        a = position_shares(position_blocks(dense, 8))  # (positions, units)
+        order = _sorted_units(r["_matrices"]["dense"], 8)
+        ax.imshow(
+            a[:, order].T.numpy(),
+            aspect="auto",
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
+            interpolation="nearest",
+        )
+        ax.set_xlabel("input position")
+        ax.set_xticks(range(8))
+        ax.set_title(f"{r['name']} {'trained' if key == 'dense' else 'at init'}", fontsize=9)
+    axes[0].set_ylabel("hidden unit (sorted by preferred position)")
+    m = [
+        f"{r['name']} {r['levels'][0]['recent_share']:.2f} (init "
+        f"{r['levels'][0]['init']['recent_share']:.2f})"
+        for r in runs
+    ]
+    fig.suptitle(
+        "Share of each unit's weight energy per position; share on the last two "
+        f"positions: {', '.join(m)}"
+    )
+    return save_figure(fig, out, "block_norms", formats)
+
+
+def plot_erf(runs, out, formats) -> list[Path]:
+    fig, axes = new_figure(1, 1, size=(5.5, 3.2))
+    ax = axes[0]
+    i = 0
+    for r in runs:
+        for level, profile in enumerate(r["erf"]):
+            colour = PALETTE[i % len(PALETTE)]
+            ax.plot(
+                range(len(profile)),
+                profile,
+                "-o",
+                ms=3,
+                color=colour,
+                label=f"{r['name']} L{level}",
+            )
+            ax.plot(range(len(profile)), r["erf_init"][level], ":", color=colour)
+            i += 1
+    ax.axhline(1 / 8, color=NULL_COLOUR, ls="--", lw=0.8, label="uniform")
+    ax.set_xlabel("input position")
+    ax.set_ylabel("share of Jacobian norm")
+    last = {f"{r['name']} L{len(r['erf']) - 1}": r["erf"][-1][-1] for r in runs}
+    ax.set_title(
+        "Effective receptive field (dotted: at init); share on the latest position: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in last.items()),
+        fontsize=8,
+    )
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    return save_figure(fig, out, "receptive_field", formats)
+
+
+def plot_embeddings(runs, out, formats) -> list[Path]:
+    fig, axes = new_figure(1, len(runs), size=(3.6 * len(runs), 3.4))
+    for ax, r in zip(axes, runs, strict=True):
+        coords = np.asarray(r["embedding_pca"]["coords"])
+        vowels = set("aeiouy")
+        for ch, (x, y) in zip(r["vocab"], coords, strict=True):
+            colour = PALETTE[3] if ch == "." else PALETTE[0] if ch in vowels else PALETTE[1]
+            ax.scatter(x, y, s=140, color=colour, alpha=0.35)
+            ax.annotate(ch, (x, y), ha="center", va="center", fontsize=8)
+        ev = r["embedding_pca"]["explained"]
+        ax.set_xlabel(f"PC 1 ({ev[0]:.0%} of variance)")
+        ax.set_ylabel(f"PC 2 ({ev[1]:.0%})")
+        ax.set_title(r["name"], fontsize=9)
+    fig.suptitle(
+        "Character embeddings, first two principal components "
+        "(blue: vowels and y, orange: consonants, red: boundary '.')"
+    )
+    return save_figure(fig, out, "embeddings_pca", formats)
+
+
+def plot_over_training(runs, out, formats) -> list[Path]:
+    fig, axes = new_figure(1, 2, size=(10.0, 3.2))
+    for i, r in enumerate(runs):
+        steps = [max(row["step"], 1) for row in r["over_training"]]
+        lv = 0
+        colour = PALETTE[i % len(PALETTE)]
+        axes[0].plot(
+            steps,
+            [row["levels"][lv]["effective_positions"] for row in r["over_training"]],
+            "-o",
+            ms=3,
+            color=colour,
+            label=f"{r['name']} L0",
+        )
+        share = [row["levels"][lv]["shift_sharing"].get("2") for row in r["over_training"]]
+        if all(s is not None for s in share):
+            axes[1].plot(steps, share, "-o", ms=3, color=colour, label=f"{r['name']} L0")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("training step (step 0 drawn at 1)")
+        ax.legend(frameon=False, fontsize=7)
+    axes[0].set_ylabel("effective positions per unit")
+    axes[0].set_title("Locality over training (WaveNet L0: at most 2 by construction)", fontsize=9)
+    axes[1].set_ylabel("shift-sharing score, shift 2")
+    axes[1].set_title("Weight sharing over training (exact conv: 1)", fontsize=9)
+    mlp = [r for r in runs if r["kind"] == "mlp"]
+    if mlp and mlp[0]["over_training"]:
+        first, last = mlp[0]["over_training"][0], mlp[0]["over_training"][-1]
+        fig.suptitle(
+            f"Does the flat layer drift toward conv structure? {mlp[0]['name']}: effective "
+            f"positions {first['levels'][0]['effective_positions']:.2f} → "
+            f"{last['levels'][0]['effective_positions']:.2f}, shift sharing "
+            f"{first['levels'][0]['shift_sharing']['2']:.2f} → "
+            f"{last['levels'][0]['shift_sharing']['2']:.2f}"
+        )
+    return save_figure(fig, out, "weights_over_training", formats)
+
+
+def finding(runs) -> str:
+    parts = []
+    for r in runs:
+        lv = r["levels"][0]
+        parts.append(
+            f"{r['name']} level 0: {lv['effective_positions']:.2f} effective positions per unit "
+            f"(init {lv['init']['effective_positions']:.2f}, uniform "
+            f"{lv['uniform_effective_positions']:.0f}), {lv['recent_share']:.2f} of weight "
+            f"energy on the last two positions (init {lv['init']['recent_share']:.2f}), "
+            f"shift-2 sharing {lv['shift_sharing'].get('2', float('nan')):.2f} (init "
+            f"{lv['init']['shift_sharing'].get('2', float('nan')):.2f})"
+        )
+    return "; ".join(parts) + "."
+
+
+def run_analysis(
+    run_dirs: Sequence[str | Path],
+    out: str | Path,
+    formats: Sequence[str] = ("png", "svg"),
+    progress: bool = True,
+    erf_examples: int = 256,
+) -> dict[str, Any]:
+    runs = [analyse_run(d, progress, erf_examples) for d in run_dirs]
+    out = Path(out)
+    figures = []
+    figures += plot_headline(runs, out, formats)
+    figures += plot_block_norms(runs, out, formats)
+    figures += plot_erf(runs, out, formats)
+    figures += plot_embeddings(runs, out, formats)
+    if all(r["over_training"] for r in runs):
+        figures += plot_over_training(runs, out, formats)
+    report = {
+        "analysis": "weights",
+        "finding": finding(runs),
+        "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+        "figures": [str(p) for p in figures],
+    }
+    atomic_write_json(out / "weights.json", report)
+    return report
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="runs to analyse")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder for the JSON and figures")
+    p.add_argument(
+        "--erf-examples",
+        type=int,
+        default=256,
+        help="validation contexts for the receptive-field Jacobians (256)",
+    )
+    p.add_argument("--format", default="png,svg", help="figure formats: png,svg,pdf (png,svg)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    if args.erf_examples < 1:
+        raise InterpError("--erf-examples must be >= 1")
+    report = run_analysis(
+        args.run_dirs,
+        args.out,
+        parse_formats(args.format),
+        progress=not args.quiet,
+        erf_examples=args.erf_examples,
+    )
+    print(report["finding"])
+    print(f"wrote {Path(args.out) / 'weights.json'} and {len(report['figures'])} figure files")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from interp.cli import run_command
+
+    parser = argparse.ArgumentParser(
+        prog="python -m analyses.weights", description=__doc__.split("\n\n")[0]
+    )
+    add_arguments(parser)
+    return run_command(run_from_args, parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
