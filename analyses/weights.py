@@ -269,6 +269,34 @@ def plot_block_norms(runs, out, formats) -> list[Path]:
     return save_figure(fig, out, "block_norms", formats)
 
 
+def plot_sharing(runs, out, formats) -> list[Path]:
+    """Cosine similarity between whole position blocks of the first layer, trained and init."""
+    mlp = [r for r in runs if r["kind"] == "mlp"] or runs[:1]
+    fig, axes = new_figure(1, 2 * len(mlp), size=(3.4 * 2 * len(mlp), 3.2))
+    for k, r in enumerate(mlp):
+        init = block_cosines(position_blocks(r["_matrices"]["dense_init"], 8))
+        for ax, (matrix, label) in zip(
+            axes[2 * k : 2 * k + 2],
+            [(r["levels"][0]["block_cosines"], "trained"), (init.tolist(), "at init")],
+            strict=True,
+        ):
+            image = ax.imshow(np.asarray(matrix), cmap=DIVERGING, vmin=-1, vmax=1)
+            ax.set_xticks(range(8))
+            ax.set_yticks(range(8))
+            ax.set_xlabel("input position")
+            ax.set_ylabel("input position")
+            ax.set_title(f"{r['name']} {label}", fontsize=9)
+        fig.colorbar(image, ax=axes[2 * k + 1], shrink=0.8, label="cosine of position blocks")
+    lv = mlp[0]["levels"][0]
+    fig.suptitle(
+        f"Are position blocks shared? {mlp[0]['name']} shift-2 sharing "
+        f"{lv['shift_sharing'].get('2', float('nan')):.2f} vs "
+        f"{lv['init']['shift_sharing'].get('2', float('nan')):.2f} at init "
+        f"(calibrated {lv['shift_sharing_calibrated'].get('2') or 0:.2f}; exact conv 1)"
+    )
+    return save_figure(fig, out, "block_sharing", formats)
+
+
 def plot_erf(runs, out, formats) -> list[Path]:
     fig, axes = new_figure(1, 1, size=(5.5, 3.2))
     ax = axes[0]
@@ -384,6 +412,7 @@ def run_analysis(
     figures = []
     figures += plot_headline(runs, out, formats)
     figures += plot_block_norms(runs, out, formats)
+    figures += plot_sharing(runs, out, formats)
     figures += plot_erf(runs, out, formats)
     figures += plot_embeddings(runs, out, formats)
     if all(r["over_training"] for r in runs):
