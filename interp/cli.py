@@ -399,6 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     weights.add_arguments(a)
     a.set_defaults(func=weights.run_from_args)
+    from analyses import probes
+
+    a = analyses.add_parser(
+        "probes",
+        help="linear probes for n-gram features per level, with controls",
+        description=probes.__doc__.split("\n\n")[0],
+    )
+    probes.add_arguments(a)
+    a.set_defaults(func=probes.run_from_args)
     return parser
 
 

@@ -59,3 +59,68 @@ def probe(
         n_train=n_train,
         n_test=len(test),
     )
+
+
+#: Voita & Titov's block boundaries, as fractions of the training portion.
+MDL_FRACTIONS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0)
+
+
+@dataclass
+class OnlineCode:
+    """Minimum description length of the labels given the features (online code, in bits)."""
+
+    uniform_bits: float
+    online_bits: float
+
+    @property
+    def compression(self) -> float:
+        """Uniform codelength / online codelength: 1 means nothing learned."""
+        return self.uniform_bits / self.online_bits
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "uniform_bits": self.uniform_bits,
+            "online_bits": self.online_bits,
+            "compression": self.compression,
+        }
+
+
+def online_codelength(
+    features: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    C: float = DEFAULT_C,
+    fractions: tuple[float, ...] = MDL_FRACTIONS,
+    max_iter: int = 200,
+) -> OnlineCode:
+    """Voita & Titov (2020) online code: the first block is sent with a uniform code over the
+    classes, each later block with a probe trained on all blocks before it. A class the probe
+    has not seen yet gets a small share of probability (1e-3 mixed with uniform)."""
+    features = np.asarray(features, dtype=np.float32).reshape(len(labels), -1)
+    labels = np.asarray(labels)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    x, y = features[order], labels[order]
+    classes = np.unique(y)
+    k = len(classes)
+    bounds = sorted({max(1, int(f * len(y))) for f in fractions})
+    uniform = len(y) * np.log2(k) if k > 1 else 0.0
+    bits = bounds[0] * np.log2(k) if k > 1 else 0.0
+    eps = 1e-3
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        seen = np.unique(y[:start])
+        block = y[start:stop]
+        probs = np.full((len(block), k), 1.0 / k)
+        if len(seen) > 1:
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+            model.fit(x[:start], y[:start])
+            cols = np.searchsorted(classes, model.classes_)
+            learned = np.zeros((len(block), k))
+            learned[:, cols] = model.predict_proba(x[start:stop])
+            probs = (1 - eps) * learned + eps / k
+        elif len(seen) == 1:
+            learned = np.zeros((len(block), k))
+            learned[:, np.searchsorted(classes, seen[0])] = 1.0
+            probs = (1 - eps) * learned + eps / k
+        p_true = probs[np.arange(len(block)), np.searchsorted(classes, block)]
+        bits += float(-np.log2(p_true).sum())
+    return OnlineCode(float(uniform), float(bits))
