@@ -15,7 +15,10 @@ held-out contexts and scored on a disjoint part of them. Beside each accuracy:
 Targets are labelled ``inside`` (all of the n-gram's positions in the group's receptive field),
 ``outside`` (none) or ``partial``.
 
-Not yet here (see the issue): minimum-description-length probing and the causal LEACE check.
+Beside them, the minimum description length of an online code (compression; Voita & Titov),
+and a causal check: LEACE erases the n-gram of each group's exact receptive field from that group
+through a hook, and the change in validation loss is divided by that of erasing random subspaces
+of the same rank (decodable is not the same as used).
 
     interp analyze probes RUN_DIR [RUN_DIR ...] --out DIR
     python -m analyses.probes RUN_DIR [RUN_DIR ...] --out DIR
@@ -35,6 +38,7 @@ import torch
 from joblib import Parallel, delayed
 
 from interp.checkpoint import list_snapshots, load_run
+from interp.erasure import fit_leace, loss_with_group_erased, random_eraser
 from interp.errors import InterpError
 from interp.figures import NULL_COLOUR, PALETTE, new_figure, parse_formats, save_figure
 from interp.hooks import HookedModel
@@ -95,6 +99,53 @@ def probe_model(
     return [{**k, **r} for k, r in zip(keys, results, strict=True)]
 
 
+@torch.no_grad()
+def erasure_effects(
+    model: HookedModel,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    point: str,
+    top_k: int,
+    vocab_size: int,
+    seed: int,
+    random_draws: int = 3,
+) -> list[dict[str, Any]]:
+    """Per (level, group): erase the n-gram of exactly the group's receptive field with LEACE
+    and report the loss change, divided by that of random erasures of the same rank."""
+    import torch.nn.functional as F
+
+    from interp.ngrams import ngram_target
+
+    clean = F.cross_entropy(model(x), y).item()
+    names = [f"levels.{info.index}.{point}" for info in model.structure]
+    _, cache = model.run_with_cache(x, names_filter=names)
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for info, name in zip(model.structure, names, strict=True):
+        for g, (start, stop) in enumerate(info.groups):
+            target = ngram_target(x.numpy(), start, stop - start, vocab_size, top_k)
+            acts = cache[name][:, g]
+            eraser, rank = fit_leace(acts, target.labels)
+            leace = loss_with_group_erased(model, x, y, name, g, eraser) - clean
+            rand = [
+                loss_with_group_erased(model, x, y, name, g, random_eraser(acts, rank, generator))
+                - clean
+                for _ in range(random_draws)
+            ]
+            rows.append(
+                {
+                    "level": info.index,
+                    "group": g,
+                    "target": target.name,
+                    "rank": rank,
+                    "delta_loss_leace": leace,
+                    "delta_loss_random": float(np.mean(rand)),
+                    "ratio": leace / float(np.mean(rand)) if np.mean(rand) > 1e-9 else None,
+                }
+            )
+    return rows
+
+
 def analyse_run(
     run_dir, examples: int, point: str, top_k: int, seed: int, jobs: int, progress: bool
 ) -> dict[str, Any]:
@@ -114,9 +165,12 @@ def analyse_run(
         row["init_accuracy"] = row0["accuracy"]
         row["init_selectivity"] = row0["selectivity"]
         row["init_compression"] = row0["compression"]
+    xv, yv = data.x["val"][:examples], data.y["val"][:examples]
+    erasure = erasure_effects(run.model.eval(), xv, yv, point, top_k, run.vocab.size, seed)
     if progress:
         print(
-            f"probes {run.name}: {len(trained) * 4} probes in {time.perf_counter() - t0:.0f} s",
+            f"probes {run.name}: {len(trained) * 4} probes and {len(erasure)} erasures in "
+            f"{time.perf_counter() - t0:.0f} s",
             file=sys.stderr,
         )
     return {
@@ -126,6 +180,7 @@ def analyse_run(
         "examples": len(x),
         "point": point,
         "rows": trained,
+        "erasure": erasure,
     }
 
 
@@ -239,7 +294,7 @@ def plot_heatmaps(runs, out, formats) -> list[Path]:
 
 def plot_bars(runs, out, formats) -> list[Path]:
     """Selectivity and MDL compression of inside-receptive-field targets, trained vs init."""
-    fig, axes = new_figure(1, 2, size=(10.0, 3.4))
+    fig, axes = new_figure(1, 3, size=(14.0, 3.4))
     keys = ("selectivity", "init_selectivity", "compression", "init_compression")
     labels, stats = [], {k: [] for k in keys}
     for r in runs:
@@ -261,6 +316,19 @@ def plot_bars(runs, out, formats) -> list[Path]:
     axes[1].axhline(1, color=NULL_COLOUR, ls="--", lw=0.8)
     axes[0].set_title("Hewitt & Liang selectivity, n-grams inside the receptive field", fontsize=9)
     axes[1].set_title("Online-code compression (1 = nothing learned)", fontsize=9)
+    ratios = []
+    for r in runs:
+        for lv in sorted({e["level"] for e in r["erasure"]}):
+            rows = [e for e in r["erasure"] if e["level"] == lv]
+            random_sum = sum(e["delta_loss_random"] for e in rows)
+            leace_sum = sum(e["delta_loss_leace"] for e in rows)
+            ratios.append(leace_sum / random_sum if random_sum > 1e-9 else np.nan)
+    axes[2].bar(pos, ratios, 0.5, color=PALETTE[2])
+    axes[2].axhline(1, color=NULL_COLOUR, ls="--", lw=0.8, label="random subspace, same rank")
+    axes[2].set_xticks(pos, [label.replace(" L", "\nL") for label in labels], fontsize=7)
+    axes[2].set_ylabel("Σ Δ loss over groups, LEACE / random")
+    axes[2].set_title("Causal check: erase each group's own n-gram", fontsize=9)
+    axes[2].legend(frameon=False, fontsize=7)
     gain = [c - c0 for c, c0 in zip(stats["compression"], stats["init_compression"], strict=True)]
     raised = [label for label, g in zip(labels, gain, strict=True) if g > 0]
     worst = labels[int(np.argmin(gain))]

@@ -75,6 +75,18 @@ def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
     # 15 aligned n-gram targets per group; WaveNet groups: 4 + 2 + 1.
     assert len(mlp["rows"]) == 15 and len(wn["rows"]) == 15 * 7
     assert "level 2" in report["summary"]["wavenet"]
+    erasure = wn["erasure"]
+    assert [(e["level"], e["group"]) for e in erasure] == [
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (1, 0),
+        (1, 1),
+        (2, 0),
+    ]
+    assert erasure[0]["target"] == "2-gram@0" and erasure[-1]["target"] == "8-gram@0"
+    assert all(e["rank"] >= 1 and isinstance(e["delta_loss_leace"], float) for e in erasure)
     for stem in ("probe_accuracy_by_level", "probe_controls"):
         assert (out / f"{stem}.png").stat().st_size > 1000
     assert "outside" in report["finding"]
