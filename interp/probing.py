@@ -6,9 +6,11 @@ examples and scored on the rest; always reported next to the majority-class base
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
@@ -16,6 +18,16 @@ from sklearn.preprocessing import StandardScaler
 
 #: Inverse regularisation strength (scikit-learn's default), fixed so results are comparable.
 DEFAULT_C = 1.0
+
+
+def _quiet_fit(model, x: np.ndarray, y: np.ndarray) -> None:
+    """Fit without scikit-learn's per-fit warnings (an iteration cap reached on a few of
+    hundreds of fits, rare classes in small online-code blocks): at this scale they would bury
+    the output, and the held-out score already says how good each fit is."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        model.fit(x, y)
 
 
 @dataclass
@@ -50,7 +62,7 @@ def probe(
     if len(values) < 2:  # nothing to learn: every training example has the same label
         return ProbeResult(majority, 0.0, majority, n_train, len(test))
     model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
-    model.fit(features[train], labels[train])
+    _quiet_fit(model, features[train], labels[train])
     predicted = model.predict(features[test])
     return ProbeResult(
         accuracy=float(accuracy_score(labels[test], predicted)),
@@ -112,7 +124,7 @@ def online_codelength(
         probs = np.full((len(block), k), 1.0 / k)
         if len(seen) > 1:
             model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
-            model.fit(x[:start], y[:start])
+            _quiet_fit(model, x[:start], y[:start])
             cols = np.searchsorted(classes, model.classes_)
             learned = np.zeros((len(block), k))
             learned[:, cols] = model.predict_proba(x[start:stop])
