@@ -70,6 +70,7 @@ def _probe_pair(features: np.ndarray, target: Target, seed: int) -> dict[str, fl
         "macro_f1": real.macro_f1,
         "majority": real.majority,
         "control_accuracy": control.accuracy,
+        "control_majority": control.majority,  # the control's labels need not share the majority
         "selectivity": real.accuracy - control.accuracy,
         "compression": online_codelength(features, target.labels, seed=seed).compression,
     }
@@ -203,6 +204,7 @@ def summarise(runs) -> dict[str, Any]:
                     for k in (
                         "accuracy",
                         "control_accuracy",
+                        "control_majority",
                         "selectivity",
                         "majority",
                         "init_accuracy",
