@@ -43,7 +43,7 @@ from einops import rearrange
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from interp.checkpoint import Run, list_snapshots, load_run
+from interp.checkpoint import Run, list_snapshots, load_initial, load_run
 from interp.contributions import cancellation_index, level_contributions, shuffle_signs
 from interp.data import Dataset
 from interp.errors import CorpusError, InterpError
@@ -277,15 +277,6 @@ def ablation_delta_loss(model: HookedModel, x: torch.Tensor, y: torch.Tensor) ->
 
 
 # ---- one run ----------------------------------------------------------------------------------
-def initial_model(run: Run) -> tuple[HookedModel, str]:
-    if 0 in list_snapshots(run.dir):
-        return load_run(run.dir, step=0).model, "snapshot at step 0"
-    raise InterpError(
-        f"{run.dir}: no snapshot at step 0, so the initialisation null is missing; "
-        "train with --snapshots auto (the default)"
-    )
-
-
 def check_data(run: Run, data: Dataset) -> None:
     if data.corpus.vocab.itos != run.vocab.itos:
         raise CorpusError(
@@ -302,8 +293,8 @@ def analyse_run(
     check_data(run, data)
     x, y = data.x["val"][: settings.examples], data.y["val"][: settings.examples]
     model = run.model.eval()
-    init, init_source = initial_model(run)
-    init.eval()
+    init = load_initial(run.dir).model.eval()
+    init_source = "snapshot at step 0"
     steps = tqdm(total=6, desc=f"cancellation {run.name}", disable=not progress, unit="part")
     result: dict[str, Any] = {
         "run_dir": str(run.dir),
@@ -787,13 +778,9 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from interp.cli import run_command
+    from interp.cli import analysis_main
 
-    parser = argparse.ArgumentParser(
-        prog="python -m analyses.cancellation", description=__doc__.split("\n\n")[0]
-    )
-    add_arguments(parser)
-    return run_command(run_from_args, parser.parse_args(argv))
+    return analysis_main(__name__ if __name__ != "__main__" else "analyses.cancellation", argv)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from interp.checkpoint import list_snapshots, load_run
+from interp.checkpoint import load_initial, load_run
 from interp.erasure import fit_leace, loss_with_group_erased, random_eraser
 from interp.errors import InterpError
 from interp.figures import NULL_COLOUR, PALETTE, new_figure, parse_formats, save_figure
@@ -151,17 +151,13 @@ def analyse_run(
     run_dir, examples: int, point: str, top_k: int, seed: int, jobs: int, progress: bool
 ) -> dict[str, Any]:
     run = load_run(run_dir)
-    if 0 not in list_snapshots(run.dir):
-        raise InterpError(
-            f"{run.dir}: no snapshot at step 0, so the initialisation control is "
-            "missing; train with --snapshots auto (the default)"
-        )
+    init = load_initial(run.dir)
     data = run.dataset()
     x = data.x["val"][:examples]
     targets = aligned_targets(x.numpy(), run.vocab.size, NS, top_k)
     t0 = time.perf_counter()
     trained = probe_model(run.model.eval(), x, targets, point, seed, jobs)
-    init = probe_model(load_run(run.dir, step=0).model.eval(), x, targets, point, seed, jobs)
+    init = probe_model(init.model.eval(), x, targets, point, seed, jobs)
     for row, row0 in zip(trained, init, strict=True):
         row["init_accuracy"] = row0["accuracy"]
         row["init_selectivity"] = row0["selectivity"]
@@ -417,13 +413,9 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from interp.cli import run_command
+    from interp.cli import analysis_main
 
-    parser = argparse.ArgumentParser(
-        prog="python -m analyses.probes", description=__doc__.split("\n\n")[0]
-    )
-    add_arguments(parser)
-    return run_command(run_from_args, parser.parse_args(argv))
+    return analysis_main(__name__ if __name__ != "__main__" else "analyses.probes", argv)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import torch
 from torch.func import jacrev, vmap
 from tqdm.auto import tqdm
 
-from interp.checkpoint import list_snapshots, load_run
+from interp.checkpoint import list_snapshots, load_initial, load_run
 from interp.errors import InterpError
 from interp.figures import DIVERGING, NULL_COLOUR, PALETTE, new_figure, parse_formats, save_figure
 from interp.io import atomic_write_json
@@ -111,12 +111,7 @@ def calibrate(trained: float, init: float) -> float | None:
 
 def analyse_run(run_dir: str | Path, progress: bool, erf_examples: int) -> dict[str, Any]:
     run = load_run(run_dir)
-    if 0 not in list_snapshots(run.dir):
-        raise InterpError(
-            f"{run.dir}: no snapshot at step 0, so the initialisation baseline is "
-            "missing; train with --snapshots auto (the default)"
-        )
-    init = load_run(run.dir, step=0)
+    init = load_initial(run.dir)
     model, model0 = run.model.model, init.model.model
     trained, at_init = level_measures(model), level_measures(model0)
     for t, i in zip(trained, at_init, strict=True):
@@ -456,13 +451,9 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from interp.cli import run_command
+    from interp.cli import analysis_main
 
-    parser = argparse.ArgumentParser(
-        prog="python -m analyses.weights", description=__doc__.split("\n\n")[0]
-    )
-    add_arguments(parser)
-    return run_command(run_from_args, parser.parse_args(argv))
+    return analysis_main(__name__ if __name__ != "__main__" else "analyses.weights", argv)
 
 
 if __name__ == "__main__":

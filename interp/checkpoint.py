@@ -296,3 +296,15 @@ def load_run(run_dir: str | Path, step: int | None = None) -> Run:
     hooked = HookedModel(model)
     hooked.eval()
     return Run(run_dir, hooked, Vocab(config["vocab"]), config, loaded_step, path)
+
+
+def load_initial(run_dir: str | Path) -> Run:
+    """The run's model at initialisation (its step-0 snapshot): the baseline every analysis
+    shows beside the trained model. A clear error if the run has none."""
+    run_dir = Path(run_dir)
+    if 0 not in list_snapshots(run_dir):
+        raise CheckpointError(
+            f"{run_dir}: no snapshot at step 0, so the initialisation baseline is missing; "
+            "train with --snapshots auto (the default) or include 0"
+        )
+    return load_run(run_dir, step=0)

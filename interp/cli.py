@@ -6,6 +6,7 @@ Errors a user can fix are printed as one line (``interp: error: ...``) with exit
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -381,34 +382,35 @@ def build_parser() -> argparse.ArgumentParser:
         "number (nulls beside each) and figures for write-ups.",
     )
     analyses = p.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
-    from analyses import cancellation
-
-    a = analyses.add_parser(
-        "cancellation",
-        help="feature cancellation in each level, against its nulls",
-        description=cancellation.__doc__.split("\n\n")[0],
-    )
-    cancellation.add_arguments(a)
-    a.set_defaults(func=cancellation.run_from_args)
-    from analyses import weights
-
-    a = analyses.add_parser(
-        "weights",
-        help="learned dense weights against convolutional weights",
-        description=weights.__doc__.split("\n\n")[0],
-    )
-    weights.add_arguments(a)
-    a.set_defaults(func=weights.run_from_args)
-    from analyses import probes
-
-    a = analyses.add_parser(
-        "probes",
-        help="linear probes for n-gram features per level, with controls",
-        description=probes.__doc__.split("\n\n")[0],
-    )
-    probes.add_arguments(a)
-    a.set_defaults(func=probes.run_from_args)
+    for name, summary in ANALYSES.items():
+        module = importlib.import_module(f"analyses.{name}")
+        a = analyses.add_parser(name, help=summary, description=_first_paragraph(module))
+        module.add_arguments(a)
+        a.set_defaults(func=module.run_from_args)
     return parser
+
+
+#: ``interp analyze NAME``: each is a module ``analyses.NAME`` with ``add_arguments(parser)``
+#: and ``run_from_args(args)``.
+ANALYSES = {
+    "cancellation": "feature cancellation in each level, against its nulls",
+    "weights": "learned dense weights against convolutional weights",
+    "probes": "linear probes for n-gram features per level, with controls",
+}
+
+
+def _first_paragraph(module) -> str:
+    return (module.__doc__ or "").split("\n\n")[0]
+
+
+def analysis_main(module_name: str, argv: Sequence[str] | None = None) -> int:
+    """``python -m analyses.NAME ...``: the same arguments as ``interp analyze NAME``."""
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module_name}", description=_first_paragraph(module)
+    )
+    module.add_arguments(parser)
+    return run_command(module.run_from_args, parser.parse_args(argv))
 
 
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

@@ -45,3 +45,22 @@ TINY = {"kind": "wavenet", "n_embd": 4, "n_hidden": 16}
 def _isolated_cache(tmp_path_factory, monkeypatch):
     # The built-in corpus cache goes to one temporary folder shared by the session.
     monkeypatch.setenv("INTERP_CACHE", str(tmp_path_factory.getbasetemp() / "interp-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory, tiny_corpus_path) -> tuple[Path, Path]:
+    """A tiny flat MLP and a tiny WaveNet, trained 80 steps with snapshots at 0, 40 and 80."""
+    from helpers import tiny_run
+
+    root = tmp_path_factory.mktemp("tiny_runs")
+    mlp = tiny_run(
+        root / "mlp",
+        tiny_corpus_path,
+        steps=80,
+        snapshots="0,40,80",
+        kind="mlp",
+        n_embd=4,
+        n_hidden=16,
+    )
+    wn = tiny_run(root / "wn", tiny_corpus_path, steps=80, snapshots="0,40,80")
+    return mlp.run_dir, wn.run_dir

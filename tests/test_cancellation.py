@@ -5,26 +5,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from helpers import tiny_run
 
 from analyses import cancellation
 from interp.cli import main
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_corpus_path):
-    root = tmp_path_factory.mktemp("cancel")
-    mlp = tiny_run(
-        root / "mlp",
-        tiny_corpus_path,
-        steps=80,
-        snapshots="0,40,80",
-        kind="mlp",
-        n_embd=4,
-        n_hidden=16,
-    )
-    wn = tiny_run(root / "wn", tiny_corpus_path, steps=80, snapshots="0,80")
-    return mlp.run_dir, wn.run_dir
+def runs(tiny_runs):
+    return tiny_runs
 
 
 def test_cli_writes_json_and_figures(runs, tmp_path, capsys):

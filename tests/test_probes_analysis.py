@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_run
 
 from analyses import probes
 from interp.cli import main
@@ -24,19 +23,8 @@ def test_one_hot_code_of_one_position_is_recovered_there_and_chance_elsewhere():
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_corpus_path):
-    root = tmp_path_factory.mktemp("probes")
-    mlp = tiny_run(
-        root / "mlp",
-        tiny_corpus_path,
-        steps=40,
-        snapshots="0,40",
-        kind="mlp",
-        n_embd=4,
-        n_hidden=16,
-    )
-    wn = tiny_run(root / "wn", tiny_corpus_path, steps=40, snapshots="0,40")
-    return mlp.run_dir, wn.run_dir
+def runs(tiny_runs):
+    return tiny_runs
 
 
 def test_cli_writes_json_and_figures(runs, tmp_path, capsys):

@@ -1,26 +1,14 @@
 import json
 
 import pytest
-from helpers import tiny_run
 
 from analyses import weights
 from interp.cli import main
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_corpus_path):
-    root = tmp_path_factory.mktemp("weights")
-    mlp = tiny_run(
-        root / "mlp",
-        tiny_corpus_path,
-        steps=40,
-        snapshots="0,40",
-        kind="mlp",
-        n_embd=4,
-        n_hidden=16,
-    )
-    wn = tiny_run(root / "wn", tiny_corpus_path, steps=40, snapshots="0,40")
-    return mlp.run_dir, wn.run_dir
+def runs(tiny_runs):
+    return tiny_runs
 
 
 def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
@@ -51,7 +39,7 @@ def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
     assert wn["levels"][0]["shift_sharing"]["2"] == pytest.approx(1.0)
     for profile in mlp["erf"] + wn["erf"]:
         assert len(profile) == 8 and sum(profile) == pytest.approx(1.0)
-    assert [row["step"] for row in mlp["over_training"]] == [0, 40]
+    assert [row["step"] for row in mlp["over_training"]] == [0, 40, 80]
     assert len(mlp["embedding_pca"]["coords"]) == len(mlp["vocab"])
     for stem in (
         "dense_vs_conv",
