@@ -729,8 +729,7 @@ def _finite(obj: Any) -> Any:
 
 # ---- command line -----------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="runs to analyse")
-    p.add_argument("--out", metavar="DIR", required=True, help="folder for the JSON and figures")
+    """This analysis's own arguments (RUN_DIR..., --out, --format, --quiet are common)."""
     p.add_argument(
         "--data", metavar="PATH", help="corpus (default: the one each run was trained on)"
     )
@@ -748,8 +747,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-probes", action="store_true", help="skip the position probes")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", default="png,svg", help="figure formats: png,svg,pdf (png,svg)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run_from_args(args: argparse.Namespace) -> int:

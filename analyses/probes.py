@@ -372,8 +372,7 @@ def run_analysis(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="runs to analyse")
-    p.add_argument("--out", metavar="DIR", required=True, help="folder for the JSON and figures")
+    """This analysis's own arguments (RUN_DIR..., --out, --format, --quiet are common)."""
     p.add_argument(
         "--examples",
         type=int,
@@ -389,8 +388,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=50, help="n-gram classes besides 'other' (50)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2, help="parallel probe fits (2)")
-    p.add_argument("--format", default="png,svg", help="figure formats: png,svg,pdf (png,svg)")
-    p.add_argument("--quiet", action="store_true", help="no timing lines")
 
 
 def run_from_args(args: argparse.Namespace) -> int:

@@ -423,16 +423,13 @@ def run_analysis(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="runs to analyse")
-    p.add_argument("--out", metavar="DIR", required=True, help="folder for the JSON and figures")
+    """This analysis's own arguments (RUN_DIR..., --out, --format, --quiet are common)."""
     p.add_argument(
         "--erf-examples",
         type=int,
         default=256,
         help="validation contexts for the receptive-field Jacobians (256)",
     )
-    p.add_argument("--format", default="png,svg", help="figure formats: png,svg,pdf (png,svg)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run_from_args(args: argparse.Namespace) -> int:

@@ -385,8 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, summary in ANALYSES.items():
         module = importlib.import_module(f"analyses.{name}")
         a = analyses.add_parser(name, help=summary, description=_first_paragraph(module))
-        module.add_arguments(a)
-        a.set_defaults(func=module.run_from_args)
+        add_analysis_arguments(a, module)
     return parser
 
 
@@ -403,13 +402,23 @@ def _first_paragraph(module) -> str:
     return (module.__doc__ or "").split("\n\n")[0]
 
 
+def add_analysis_arguments(p: argparse.ArgumentParser, module) -> None:
+    """The arguments every analysis takes, then the module's own."""
+    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="runs to analyse")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder for the JSON and figures")
+    module.add_arguments(p)
+    p.add_argument("--format", default="png,svg", help="figure formats: png,svg,pdf (png,svg)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=module.run_from_args)
+
+
 def analysis_main(module_name: str, argv: Sequence[str] | None = None) -> int:
     """``python -m analyses.NAME ...``: the same arguments as ``interp analyze NAME``."""
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(
         prog=f"python -m {module_name}", description=_first_paragraph(module)
     )
-    module.add_arguments(parser)
+    add_analysis_arguments(parser, module)
     return run_command(module.run_from_args, parser.parse_args(argv))
 
 
