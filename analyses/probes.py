@@ -15,10 +15,12 @@ held-out contexts and scored on a disjoint part of them. Beside each accuracy:
 Targets are labelled ``inside`` (all of the n-gram's positions in the group's receptive field),
 ``outside`` (none) or ``partial``.
 
-Beside them, the minimum description length of an online code (compression; Voita & Titov),
+Beside them, the minimum description length of an online code (Voita & Titov), compared with
+the code that learns only the label frequencies (so that a skewed target does not look learned),
 and a causal check: LEACE erases the n-gram of each group's exact receptive field from that group
-through a hook, and the change in validation loss is divided by that of erasing random subspaces
-of the same rank (decodable is not the same as used).
+through a hook (fitted on 70% of the contexts, scored on the rest), and the change in validation
+loss is compared with erasing, at the same rank, the control task (LEACE on random labels of the
+same n-gram types) and random subspaces; the variance each erasure removes is reported too.
 
     interp analyze probes RUN_DIR [RUN_DIR ...] --out DIR
     python -m analyses.probes RUN_DIR [RUN_DIR ...] --out DIR
@@ -72,7 +74,11 @@ def _probe_pair(features: np.ndarray, target: Target, seed: int) -> dict[str, fl
         "control_accuracy": control.accuracy,
         "control_majority": control.majority,  # the control's labels need not share the majority
         "selectivity": real.accuracy - control.accuracy,
-        "compression": online_codelength(features, target.labels, seed=seed).compression,
+        **{
+            k: v
+            for k, v in online_codelength(features, target.labels, seed=seed).to_dict().items()
+            if k in ("compression", "gain_over_prior")
+        },
     }
 
 
@@ -110,14 +116,21 @@ def erasure_effects(
     vocab_size: int,
     seed: int,
     random_draws: int = 3,
+    fit_fraction: float = 0.7,
 ) -> list[dict[str, Any]]:
     """Per (level, group): erase the n-gram of exactly the group's receptive field with LEACE
-    and report the loss change, divided by that of random erasures of the same rank."""
+    (fitted on the first ``fit_fraction`` of the examples) and measure the loss change on the
+    rest. Two nulls of the same rank: LEACE fitted to the control task's labels (the primary
+    null: same method, a random function of the same characters), and random subspaces. The
+    variance each erasure removes is reported, since a larger erasure costs more loss whatever
+    it erases."""
     import torch.nn.functional as F
 
     from interp.ngrams import ngram_target
 
-    clean = F.cross_entropy(model(x), y).item()
+    n_fit = int(fit_fraction * len(y))
+    x_eval, y_eval = x[n_fit:], y[n_fit:]
+    clean = F.cross_entropy(model(x_eval), y_eval).item()
     names = [f"levels.{info.index}.{point}" for info in model.structure]
     _, cache = model.run_with_cache(x, names_filter=names)
     generator = torch.Generator().manual_seed(seed)
@@ -126,22 +139,40 @@ def erasure_effects(
         for g, (start, stop) in enumerate(info.groups):
             target = ngram_target(x.numpy(), start, stop - start, vocab_size, top_k)
             acts = cache[name][:, g]
-            eraser, rank = fit_leace(acts, target.labels)
-            leace = loss_with_group_erased(model, x, y, name, g, eraser) - clean
-            rand = [
-                loss_with_group_erased(model, x, y, name, g, random_eraser(acts, rank, generator))
-                - clean
-                for _ in range(random_draws)
-            ]
+            fit_acts, eval_acts = acts[:n_fit], acts[n_fit:]
+            erasers = {
+                "leace": fit_leace(fit_acts, target.labels[:n_fit])[0],
+                "control": fit_leace(fit_acts, control_labels(target, seed)[:n_fit])[0],
+            }
+            rank = min(len(np.unique(target.labels[:n_fit])) - 1, acts.shape[1])
+            erasers.update(
+                {
+                    f"random{i}": random_eraser(fit_acts, rank, generator)
+                    for i in range(random_draws)
+                }
+            )
+            delta, removed = {}, {}
+            for key, erase in erasers.items():
+                delta[key] = loss_with_group_erased(model, x_eval, y_eval, name, g, erase) - clean
+                removed[key] = (eval_acts.double() - erase(eval_acts).double()).pow(2).sum(1).mean()
+            random_keys = [k for k in delta if k.startswith("random")]
+            rand = float(np.mean([delta[k] for k in random_keys]))
             rows.append(
                 {
                     "level": info.index,
                     "group": g,
                     "target": target.name,
                     "rank": rank,
-                    "delta_loss_leace": leace,
-                    "delta_loss_random": float(np.mean(rand)),
-                    "ratio": leace / float(np.mean(rand)) if np.mean(rand) > 1e-9 else None,
+                    "delta_loss_leace": delta["leace"],
+                    "delta_loss_control_leace": delta["control"],
+                    "delta_loss_random": rand,
+                    "variance_removed_leace": float(removed["leace"]),
+                    "variance_removed_control_leace": float(removed["control"]),
+                    "variance_removed_random": float(np.mean([removed[k] for k in random_keys])),
+                    "ratio_to_control": delta["leace"] / delta["control"]
+                    if delta["control"] > 1e-3
+                    else None,
+                    "ratio_to_random": delta["leace"] / rand if rand > 1e-3 else None,
                 }
             )
     return rows
@@ -162,6 +193,7 @@ def analyse_run(
         row["init_accuracy"] = row0["accuracy"]
         row["init_selectivity"] = row0["selectivity"]
         row["init_compression"] = row0["compression"]
+        row["init_gain_over_prior"] = row0["gain_over_prior"]
     xv, yv = data.x["val"][:examples], data.y["val"][:examples]
     erasure = erasure_effects(run.model.eval(), xv, yv, point, top_k, run.vocab.size, seed)
     if progress:
@@ -206,6 +238,8 @@ def summarise(runs) -> dict[str, Any]:
                         "init_accuracy",
                         "compression",
                         "init_compression",
+                        "gain_over_prior",
+                        "init_gain_over_prior",
                     )
                 }
                 for n in NS
@@ -219,7 +253,8 @@ def summarise(runs) -> dict[str, Any]:
 
 def finding(runs) -> str:
     """Per level, generated from the numbers: n-grams inside the receptive field against the
-    initial model (accuracy and MDL compression), and outside it against the majority class."""
+    initial model (accuracy, and MDL against the label-frequency code), and outside it against
+    the majority class."""
     parts = []
     for r in runs:
         for lv in sorted({row["level"] for row in r["rows"]}):
@@ -233,7 +268,8 @@ def finding(runs) -> str:
             text = (
                 f"{r['name']} L{lv} inside: accuracy {mean('accuracy'):.2f} (init "
                 f"{mean('init_accuracy'):.2f}, control {mean('control_accuracy'):.2f}), "
-                f"compression {mean('compression'):.2f} (init {mean('init_compression'):.2f})"
+                f"MDL gain over the label-frequency code {mean('gain_over_prior'):.2f} "
+                f"(init {mean('init_gain_over_prior'):.2f}; 1 = none)"
             )
             if outside:
                 gain = mean("accuracy", outside) - mean("majority", outside)
@@ -291,9 +327,9 @@ def plot_heatmaps(runs, out, formats) -> list[Path]:
 
 
 def plot_bars(runs, out, formats) -> list[Path]:
-    """Selectivity and MDL compression of inside-receptive-field targets, trained vs init."""
+    """Selectivity, MDL gain over the label-frequency code, and the causal erasure check."""
     fig, axes = new_figure(1, 3, size=(14.0, 3.4))
-    keys = ("selectivity", "init_selectivity", "compression", "init_compression")
+    keys = ("selectivity", "init_selectivity", "gain_over_prior", "init_gain_over_prior")
     labels, stats = [], {k: [] for k in keys}
     for r in runs:
         for lv in sorted({row["level"] for row in r["rows"]}):
@@ -302,38 +338,41 @@ def plot_bars(runs, out, formats) -> list[Path]:
             for k in keys:
                 stats[k].append(float(np.mean([x[k] for x in rows])))
     pos = np.arange(len(labels))
+    ticks = [label.replace(" L", "\nL") for label in labels]
     for ax, key, ylabel in [
         (axes[0], "selectivity", "selectivity (accuracy − control)"),
-        (axes[1], "compression", "MDL compression (uniform / online bits)"),
+        (axes[1], "gain_over_prior", "label-frequency code / online code"),
     ]:
         ax.bar(pos - 0.2, stats[key], 0.4, label="trained", color=PALETTE[0])
         ax.bar(pos + 0.2, stats[f"init_{key}"], 0.4, label="at init", color=PALETTE[1])
-        ax.set_xticks(pos, [label.replace(" L", "\nL") for label in labels], fontsize=7)
+        ax.set_xticks(pos, ticks, fontsize=7)
         ax.set_ylabel(ylabel)
         ax.legend(frameon=False, fontsize=7)
     axes[1].axhline(1, color=NULL_COLOUR, ls="--", lw=0.8)
     axes[0].set_title("Hewitt & Liang selectivity, n-grams inside the receptive field", fontsize=9)
-    axes[1].set_title("Online-code compression (1 = nothing learned)", fontsize=9)
+    axes[1].set_title("MDL: how much the features shorten the code (1 = nothing)", fontsize=9)
     ratios = []
     for r in runs:
         for lv in sorted({e["level"] for e in r["erasure"]}):
             rows = [e for e in r["erasure"] if e["level"] == lv]
-            random_sum = sum(e["delta_loss_random"] for e in rows)
-            leace_sum = sum(e["delta_loss_leace"] for e in rows)
-            ratios.append(leace_sum / random_sum if random_sum > 1e-9 else np.nan)
+            null = sum(e["delta_loss_control_leace"] for e in rows)
+            real = sum(e["delta_loss_leace"] for e in rows)
+            ratios.append(real / null if null > 1e-3 else np.nan)
     axes[2].bar(pos, ratios, 0.5, color=PALETTE[2])
-    axes[2].axhline(1, color=NULL_COLOUR, ls="--", lw=0.8, label="random subspace, same rank")
-    axes[2].set_xticks(pos, [label.replace(" L", "\nL") for label in labels], fontsize=7)
-    axes[2].set_ylabel("Σ Δ loss over groups, LEACE / random")
-    axes[2].set_title("Causal check: erase each group's own n-gram", fontsize=9)
+    axes[2].axhline(1, color=NULL_COLOUR, ls="--", lw=0.8, label="LEACE of the control task")
+    axes[2].set_xticks(pos, ticks, fontsize=7)
+    axes[2].set_ylabel("Σ Δ loss over groups, n-gram / control")
+    axes[2].set_title("Causal check: erase each group's own n-gram (same rank)", fontsize=9)
     axes[2].legend(frameon=False, fontsize=7)
-    gain = [c - c0 for c, c0 in zip(stats["compression"], stats["init_compression"], strict=True)]
+    gain = [
+        c - c0
+        for c, c0 in zip(stats["gain_over_prior"], stats["init_gain_over_prior"], strict=True)
+    ]
     raised = [label for label, g in zip(labels, gain, strict=True) if g > 0]
-    worst = labels[int(np.argmin(gain))]
     fig.suptitle(
-        f"Training raises MDL compression at {len(raised)} of {len(labels)} levels "
-        f"({', '.join(raised) or 'none'}); change from init ranges {min(gain):+.2f} ({worst}) "
-        f"to {max(gain):+.2f}",
+        f"Training shortens the n-gram code (vs init) at {len(raised)} of {len(labels)} levels "
+        f"({', '.join(raised) or 'none'}); erasing the n-gram costs "
+        f"{np.nanmin(ratios):.2f}-{np.nanmax(ratios):.2f}x the loss of erasing the control",
         fontsize=9,
     )
     return save_figure(fig, out, "probe_controls", formats)
@@ -358,7 +397,7 @@ def run_analysis(
         "finding": finding(runs),
         "summary": summarise(runs),
         "settings": {
-            "examples": examples,
+            "examples": min(examples, min(r["examples"] for r in runs)),
             "point": point,
             "top_k": top_k,
             "seed": seed,

@@ -180,11 +180,22 @@ def _sorted_units(dense: torch.Tensor, items: int) -> torch.Tensor:
     return preferred.argsort()
 
 
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _recent(lv: dict[str, Any]) -> str:
+    """The share on the latest positions, unless the architecture fixes it (masked levels)."""
+    if lv["fuse"] < lv["items"]:
+        return "fixed by the architecture"
+    return f"{lv['recent_share']:.2f} (init {lv['init']['recent_share']:.2f})"
+
+
 def plot_headline(runs, out, formats) -> list[Path]:
     fig, axes = new_figure(1, len(runs), size=(5.0 * len(runs), 4.6))
     for ax, r in zip(axes, runs, strict=True):
         dense = r["_matrices"]["dense"]
-        items = 8 if dense.shape[1] % 8 == 0 else dense.shape[1]
+        items = r["levels"][0]["items"]
         d = dense.shape[1] // items
         kind = r["kind"]
         if kind == "mlp":
@@ -221,11 +232,7 @@ def plot_headline(runs, out, formats) -> list[Path]:
                 "blocks, one block repeated (conv distance "
                 f"{lv.get('conv_distance_of_dense_equivalent', 0):.1f})"
             )
-    shares = ", ".join(
-        f"{r['name']} {r['levels'][0]['recent_share']:.2f} (init "
-        f"{r['levels'][0]['init']['recent_share']:.2f})"
-        for r in runs
-    )
+    shares = ", ".join(f"{r['name']} {_recent(r['levels'][0])}" for r in runs)
     fig.suptitle(
         "First layer over the whole context, same axes: the WaveNet's zeros and tied blocks "
         f"are preset.\nShare of weight energy on the last two positions: {shares}"
@@ -237,9 +244,9 @@ def plot_block_norms(runs, out, formats) -> list[Path]:
     panels = [(r, key) for r in runs for key in ("dense", "dense_init")]
     fig, axes = new_figure(1, len(panels), size=(3.0 * len(panels), 3.8))
     for ax, (r, key) in zip(axes, panels, strict=True):
-        dense = r["_matrices"][key]
-        a = position_shares(position_blocks(dense, 8))  # (positions, units)
-        order = _sorted_units(r["_matrices"]["dense"], 8)
+        dense, n = r["_matrices"][key], r["levels"][0]["items"]
+        a = position_shares(position_blocks(dense, n))  # (positions, units)
+        order = _sorted_units(r["_matrices"]["dense"], n)
         ax.imshow(
             a[:, order].T.numpy(),
             aspect="auto",
@@ -249,14 +256,10 @@ def plot_block_norms(runs, out, formats) -> list[Path]:
             interpolation="nearest",
         )
         ax.set_xlabel("input position")
-        ax.set_xticks(range(8))
+        ax.set_xticks(range(n))
         ax.set_title(f"{r['name']} {'trained' if key == 'dense' else 'at init'}", fontsize=9)
     axes[0].set_ylabel("hidden unit (sorted by preferred position)")
-    m = [
-        f"{r['name']} {r['levels'][0]['recent_share']:.2f} (init "
-        f"{r['levels'][0]['init']['recent_share']:.2f})"
-        for r in runs
-    ]
+    m = [f"{r['name']} {_recent(r['levels'][0])}" for r in runs]
     fig.suptitle(
         "Share of each unit's weight energy per position; share on the last two "
         f"positions: {', '.join(m)}"
@@ -269,15 +272,16 @@ def plot_sharing(runs, out, formats) -> list[Path]:
     mlp = [r for r in runs if r["kind"] == "mlp"] or runs[:1]
     fig, axes = new_figure(1, 2 * len(mlp), size=(3.4 * 2 * len(mlp), 3.2))
     for k, r in enumerate(mlp):
-        init = block_cosines(position_blocks(r["_matrices"]["dense_init"], 8))
+        n = r["levels"][0]["items"]
+        init = block_cosines(position_blocks(r["_matrices"]["dense_init"], n))
         for ax, (matrix, label) in zip(
             axes[2 * k : 2 * k + 2],
             [(r["levels"][0]["block_cosines"], "trained"), (init.tolist(), "at init")],
             strict=True,
         ):
             image = ax.imshow(np.asarray(matrix), cmap=DIVERGING, vmin=-1, vmax=1)
-            ax.set_xticks(range(8))
-            ax.set_yticks(range(8))
+            ax.set_xticks(range(n))
+            ax.set_yticks(range(n))
             ax.set_xlabel("input position")
             ax.set_ylabel("input position")
             ax.set_title(f"{r['name']} {label}", fontsize=9)
@@ -287,7 +291,7 @@ def plot_sharing(runs, out, formats) -> list[Path]:
         f"Are position blocks shared? {mlp[0]['name']} shift-2 sharing "
         f"{lv['shift_sharing'].get('2', float('nan')):.2f} vs "
         f"{lv['init']['shift_sharing'].get('2', float('nan')):.2f} at init "
-        f"(calibrated {lv['shift_sharing_calibrated'].get('2') or 0:.2f}; exact conv 1)"
+        f"(calibrated {_fmt(lv['shift_sharing_calibrated'].get('2'))}; exact conv 1)"
     )
     return save_figure(fig, out, "block_sharing", formats)
 
@@ -309,7 +313,7 @@ def plot_erf(runs, out, formats) -> list[Path]:
             )
             ax.plot(range(len(profile)), r["erf_init"][level], ":", color=colour)
             i += 1
-    ax.axhline(1 / 8, color=NULL_COLOUR, ls="--", lw=0.8, label="uniform")
+    ax.axhline(1 / len(runs[0]["erf"][0]), color=NULL_COLOUR, ls="--", lw=0.8, label="uniform")
     ax.set_xlabel("input position")
     ax.set_ylabel("share of Jacobian norm")
     last = {f"{r['name']} L{len(r['erf']) - 1}": r["erf"][-1][-1] for r in runs}
@@ -374,8 +378,8 @@ def plot_over_training(runs, out, formats) -> list[Path]:
             f"Does the flat layer drift toward conv structure? {mlp[0]['name']}: effective "
             f"positions {first['levels'][0]['effective_positions']:.2f} → "
             f"{last['levels'][0]['effective_positions']:.2f}, shift sharing "
-            f"{first['levels'][0]['shift_sharing']['2']:.2f} → "
-            f"{last['levels'][0]['shift_sharing']['2']:.2f}"
+            f"{_fmt(first['levels'][0]['shift_sharing'].get('2'))} → "
+            f"{_fmt(last['levels'][0]['shift_sharing'].get('2'))}"
         )
     return save_figure(fig, out, "weights_over_training", formats)
 
@@ -384,13 +388,16 @@ def finding(runs) -> str:
     parts = []
     for r in runs:
         lv = r["levels"][0]
+        preset = lv["fuse"] < lv["items"]
         parts.append(
             f"{r['name']} level 0: {lv['effective_positions']:.2f} effective positions per unit "
             f"(init {lv['init']['effective_positions']:.2f}, uniform "
-            f"{lv['uniform_effective_positions']:.0f}), {lv['recent_share']:.2f} of weight "
-            f"energy on the last two positions (init {lv['init']['recent_share']:.2f}), "
-            f"shift-2 sharing {lv['shift_sharing'].get('2', float('nan')):.2f} (init "
-            f"{lv['init']['shift_sharing'].get('2', float('nan')):.2f})"
+            f"{lv['uniform_effective_positions']:.0f}"
+            f"{'; at most ' + str(lv['fuse']) + ' by construction' if preset else ''}), "
+            f"weight energy on the last two positions {_recent(lv)}, shift-2 sharing "
+            f"{_fmt(lv['shift_sharing'].get('2'))} "
+            f"(init {_fmt(lv['init']['shift_sharing'].get('2'))}"
+            f"{', 1 by construction' if preset else ''})"
         )
     return "; ".join(parts) + "."
 

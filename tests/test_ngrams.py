@@ -38,6 +38,10 @@ def test_control_task_is_a_function_of_the_type_with_the_same_distribution():
     ctrl = np.bincount(c, minlength=51) / len(c)
     assert 0.5 * np.abs(real - ctrl).sum() < 0.1
     assert not np.array_equal(c, t.labels)
+    # The control mixes types across the real classes: it is not a relabelling of them.
+    crosstab = {(int(a), int(b)) for a, b in zip(t.labels, c, strict=True)}
+    real_classes_per_control = [len({a for a, b in crosstab if b == lab}) for lab in set(c)]
+    assert max(real_classes_per_control) > 1
     assert np.array_equal(c, control_labels(t, seed=1))
     with pytest.raises(AssertionError):
         np.testing.assert_array_equal(c, control_labels(t, seed=2))
@@ -52,6 +56,41 @@ def test_online_code_separates_signal_from_noise():
     noise = rng.normal(size=(3000, 5))
     good = online_codelength(informative, y)
     bad = online_codelength(noise, y)
-    assert good.compression > 3
-    assert 0.9 < bad.compression < 1.1
+    assert good.compression > 3 and good.gain_over_prior > 3
+    assert 0.9 < bad.compression < 1.1 and 0.9 < bad.gain_over_prior < 1.1
     assert good.uniform_bits == bad.uniform_bits == pytest.approx(3000 * np.log2(5))
+
+
+def test_online_code_by_hand():
+    """Four examples, blocks [0, 2) and [2, 4): the first block costs 2 * log2(2) bits; the
+    probe trained on it encodes the second. With skewed labels the prior code beats uniform
+    while noise features do not beat the prior."""
+    from interp.probing import online_codelength
+
+    x = np.array([[0.0], [1.0], [0.0], [1.0]])
+    y = np.array([0, 1, 0, 1])
+    # A seed whose shuffle puts one example of each class in the first block.
+    seed = next(
+        s
+        for s in range(100)
+        if set(y[np.random.default_rng(s).permutation(4)[:2]].tolist()) == {0, 1}
+    )
+    code = online_codelength(x, y, seed=seed, fractions=(0.5, 1.0))
+    assert code.uniform_bits == pytest.approx(4.0)
+    first_block = 2.0
+    assert first_block < code.online_bits < first_block + 2.0  # the second block is cheaper
+    prior_second = -2 * np.log2(2 / 4)  # add-one counts after one of each class: 2/4 each
+    assert code.prior_bits == pytest.approx(first_block + prior_second)
+
+    rng = np.random.default_rng(1)
+    skewed = (rng.random(4000) < 0.1).astype(int)
+    noise = online_codelength(rng.normal(size=(4000, 3)), skewed)
+    assert noise.compression > 1.8  # label frequencies alone compress a skewed target ...
+    assert 0.9 < noise.gain_over_prior < 1.1  # ... and the features add nothing to them
+
+
+def test_one_class_target_does_not_divide_by_zero():
+    from interp.probing import online_codelength
+
+    code = online_codelength(np.zeros((50, 2)), np.zeros(50, dtype=int))
+    assert code.compression == 1.0 and code.gain_over_prior == 1.0

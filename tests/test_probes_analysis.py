@@ -74,7 +74,18 @@ def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
         (2, 0),
     ]
     assert erasure[0]["target"] == "2-gram@0" and erasure[-1]["target"] == "8-gram@0"
-    assert all(e["rank"] >= 1 and isinstance(e["delta_loss_leace"], float) for e in erasure)
+    for e in erasure:
+        assert e["rank"] >= 1
+        for key in (
+            "delta_loss_leace",
+            "delta_loss_control_leace",
+            "delta_loss_random",
+            "variance_removed_leace",
+            "variance_removed_control_leace",
+            "variance_removed_random",
+        ):
+            assert isinstance(e[key], float), key
+    assert isinstance(row["gain_over_prior"], float)
     for stem in ("probe_accuracy_by_level", "probe_controls"):
         assert (out / f"{stem}.png").stat().st_size > 1000
     assert "outside" in report["finding"]
