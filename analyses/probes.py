@@ -19,8 +19,9 @@ Beside them, the minimum description length of an online code (Voita & Titov), c
 the code that learns only the label frequencies (so that a skewed target does not look learned),
 and a causal check: LEACE erases the n-gram of each group's exact receptive field from that group
 through a hook (fitted on 70% of the contexts, scored on the rest), and the change in validation
-loss is compared with erasing, at the same rank, the control task (LEACE on random labels of the
-same n-gram types) and random subspaces; the variance each erasure removes is reported too.
+loss is compared with three erasures of the same rank: random directions that remove the same
+variance (the figure's null), LEACE of the control task, and plain random subspaces; the
+variance each removes is reported too.
 
     interp analyze probes RUN_DIR [RUN_DIR ...] --out DIR
     python -m analyses.probes RUN_DIR [RUN_DIR ...] --out DIR
@@ -40,7 +41,12 @@ import torch
 from joblib import Parallel, delayed
 
 from interp.checkpoint import load_initial, load_run
-from interp.erasure import fit_leace, loss_with_group_erased, random_eraser
+from interp.erasure import (
+    fit_leace,
+    loss_with_group_erased,
+    random_eraser,
+    variance_matched_eraser,
+)
 from interp.errors import InterpError
 from interp.figures import NULL_COLOUR, PALETTE, new_figure, parse_formats, save_figure
 from interp.hooks import HookedModel
@@ -151,12 +157,26 @@ def erasure_effects(
                     for i in range(random_draws)
                 }
             )
+            leace_variance = float(
+                (fit_acts.double() - erasers["leace"](fit_acts).double()).pow(2).sum(1).mean()
+            )
+            erasers.update(
+                {
+                    f"matched{i}": variance_matched_eraser(
+                        fit_acts, rank, leace_variance, generator
+                    )
+                    for i in range(random_draws)
+                }
+            )
             delta, removed = {}, {}
             for key, erase in erasers.items():
                 delta[key] = loss_with_group_erased(model, x_eval, y_eval, name, g, erase) - clean
                 removed[key] = (eval_acts.double() - erase(eval_acts).double()).pow(2).sum(1).mean()
-            random_keys = [k for k in delta if k.startswith("random")]
-            rand = float(np.mean([delta[k] for k in random_keys]))
+
+            def mean_of(prefix: str, values: dict) -> float:
+                return float(np.mean([v for k, v in values.items() if k.startswith(prefix)]))
+
+            rand, matched = mean_of("random", delta), mean_of("matched", delta)
             rows.append(
                 {
                     "level": info.index,
@@ -164,11 +184,16 @@ def erasure_effects(
                     "target": target.name,
                     "rank": rank,
                     "delta_loss_leace": delta["leace"],
+                    "delta_loss_variance_matched": matched,
                     "delta_loss_control_leace": delta["control"],
                     "delta_loss_random": rand,
                     "variance_removed_leace": float(removed["leace"]),
+                    "variance_removed_variance_matched": mean_of("matched", removed),
                     "variance_removed_control_leace": float(removed["control"]),
-                    "variance_removed_random": float(np.mean([removed[k] for k in random_keys])),
+                    "variance_removed_random": mean_of("random", removed),
+                    "ratio_to_variance_matched": delta["leace"] / matched
+                    if matched > 1e-3
+                    else None,
                     "ratio_to_control": delta["leace"] / delta["control"]
                     if delta["control"] > 1e-3
                     else None,
@@ -355,13 +380,15 @@ def plot_bars(runs, out, formats) -> list[Path]:
     for r in runs:
         for lv in sorted({e["level"] for e in r["erasure"]}):
             rows = [e for e in r["erasure"] if e["level"] == lv]
-            null = sum(e["delta_loss_control_leace"] for e in rows)
+            null = sum(e["delta_loss_variance_matched"] for e in rows)
             real = sum(e["delta_loss_leace"] for e in rows)
             ratios.append(real / null if null > 1e-3 else np.nan)
     axes[2].bar(pos, ratios, 0.5, color=PALETTE[2])
-    axes[2].axhline(1, color=NULL_COLOUR, ls="--", lw=0.8, label="LEACE of the control task")
+    axes[2].axhline(
+        1, color=NULL_COLOUR, ls="--", lw=0.8, label="random erasure, same rank and variance"
+    )
     axes[2].set_xticks(pos, ticks, fontsize=7)
-    axes[2].set_ylabel("Σ Δ loss over groups, n-gram / control")
+    axes[2].set_ylabel("Σ Δ loss over groups, LEACE / null")
     axes[2].set_title("Causal check: erase each group's own n-gram (same rank)", fontsize=9)
     axes[2].legend(frameon=False, fontsize=7)
     gain = [
@@ -372,7 +399,8 @@ def plot_bars(runs, out, formats) -> list[Path]:
     fig.suptitle(
         f"Training shortens the n-gram code (vs init) at {len(raised)} of {len(labels)} levels "
         f"({', '.join(raised) or 'none'}); erasing the n-gram costs "
-        f"{np.nanmin(ratios):.2f}-{np.nanmax(ratios):.2f}x the loss of erasing the control",
+        f"{np.nanmin(ratios):.2f}-{np.nanmax(ratios):.2f}x the loss of a random erasure of the "
+        "same rank and variance",
         fontsize=9,
     )
     return save_figure(fig, out, "probe_controls", formats)

@@ -55,3 +55,29 @@ def loss_with_group_erased(
         return act
 
     return F.cross_entropy(model.run_with_hooks(x, [(name, hook)]), y).item()
+
+
+def variance_matched_eraser(
+    acts: torch.Tensor, rank: int, variance: float, generator: torch.Generator
+):
+    """A random rank-``rank`` erasure that removes about ``variance`` (mean squared norm) of the
+    activations: random directions inside the top-``m`` principal components, with ``m`` chosen
+    so that the expected removed variance, ``rank / m`` of those components' variance, is closest
+    to ``variance``. The fair null for an erasure that targets high-variance directions."""
+    centred = acts.double() - acts.double().mean(dim=0)
+    _, s, v = torch.linalg.svd(centred, full_matrices=False)
+    eig = s**2 / len(acts)
+    cumulative = torch.cumsum(eig, dim=0)
+    dims = torch.arange(1, len(eig) + 1, dtype=torch.float64)
+    candidates = [m for m in range(rank, len(eig) + 1)]
+    expected = torch.stack([rank / dims[m - 1] * cumulative[m - 1] for m in candidates])
+    m = candidates[int((expected - variance).abs().argmin())]
+    mix, _ = torch.linalg.qr(torch.randn(m, rank, generator=generator, dtype=torch.float64))
+    basis = v[:m].T @ mix  # (d, rank), orthonormal
+    mean = acts.double().mean(dim=0)
+
+    def erase(x: torch.Tensor) -> torch.Tensor:
+        centred_x = x.double() - mean
+        return (x.double() - centred_x @ basis @ basis.T).to(x.dtype)
+
+    return erase

@@ -99,3 +99,16 @@ def test_errors_and_module_entry(runs, tmp_path, capsys):
         probes.main([str(runs[0]), "--out", str(tmp_path / "o"), "--examples", "100", "--quiet"])
         == 0
     )
+
+
+def test_variance_matched_null_removes_the_requested_variance():
+    from interp.erasure import variance_matched_eraser
+
+    g = torch.Generator().manual_seed(0)
+    scales = torch.linspace(3, 0.1, 32)
+    acts = torch.randn(4000, 32, generator=g) * scales
+    total = acts.var(dim=0).sum().item()
+    for target in (0.2 * total, 0.5 * total):
+        erase = variance_matched_eraser(acts, 8, target, g)
+        removed = (acts - erase(acts)).pow(2).sum(1).mean().item()
+        assert removed == pytest.approx(target, rel=0.25)
