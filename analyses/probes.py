@@ -390,7 +390,7 @@ def plot_bars(runs, out, formats) -> list[Path]:
     axes[2].set_xticks(pos, ticks, fontsize=7)
     axes[2].set_ylabel("Σ Δ loss over groups, LEACE / null")
     axes[2].set_title("Causal check: erase each group's own n-gram (same rank)", fontsize=9)
-    axes[2].legend(frameon=False, fontsize=7)
+    axes[2].legend(frameon=False, fontsize=7, loc="lower right")
     gain = [
         c - c0
         for c, c0 in zip(stats["gain_over_prior"], stats["init_gain_over_prior"], strict=True)
