@@ -44,7 +44,7 @@ from interp.weights import (
     position_shares,
     shift_sharing,
 )
-from models.dense import conv_distance, level_to_dense
+from models.dense import conv_distance, level_to_dense, nearest_conv_distance
 from models.levelled import LevelledModel
 
 
@@ -70,6 +70,13 @@ def level_measures(model: LevelledModel) -> list[dict[str, Any]]:
         row["shift_sharing"] = {str(s): shift_sharing(blocks, s) for s in (1, 2) if s < items}
         row["masked_distance"] = {
             str(k): masked_distance(blocks, k) for k in (2, 4) if k < items and items % k == 0
+        }
+        # A flat level's distance to the nearest conv with as many units, per WaveNet window
+        # pattern (a masked level is a conv already: see conv_distance_of_dense_equivalent).
+        row["nearest_conv_distance"] = {
+            str(k): nearest_conv_distance(dense, items, k)
+            for k in (2, 4)
+            if level.fuse == items and k < items and items % k == 0
         }
         if level.fuse < items:
             row["conv_distance_of_dense_equivalent"] = conv_distance(dense, items, level.fuse)
@@ -123,6 +130,7 @@ def analyse_run(run_dir: str | Path, progress: bool, erf_examples: int) -> dict[
                 "recent_share",
                 "shift_sharing",
                 "masked_distance",
+                "nearest_conv_distance",
             )
         }
         t["shift_sharing_calibrated"] = {
@@ -148,6 +156,7 @@ def analyse_run(run_dir: str | Path, progress: bool, erf_examples: int) -> dict[
                             "recent_share",
                             "shift_sharing",
                             "masked_distance",
+                            "nearest_conv_distance",
                         )
                     }
                     for r in rows
@@ -347,7 +356,7 @@ def plot_embeddings(runs, out, formats) -> list[Path]:
 
 
 def plot_over_training(runs, out, formats) -> list[Path]:
-    fig, axes = new_figure(1, 2, size=(10.0, 3.2))
+    fig, axes = new_figure(1, 3, size=(14.0, 3.2))
     for i, r in enumerate(runs):
         steps = [max(row["step"], 1) for row in r["over_training"]]
         lv = 0
@@ -363,6 +372,12 @@ def plot_over_training(runs, out, formats) -> list[Path]:
         share = [row["levels"][lv]["shift_sharing"].get("2") for row in r["over_training"]]
         if all(s is not None for s in share):
             axes[1].plot(steps, share, "-o", ms=3, color=colour, label=f"{r['name']} L0")
+        for k, style in (("2", "-o"), ("4", "--s")):
+            dist = [row["levels"][lv]["nearest_conv_distance"].get(k) for row in r["over_training"]]
+            if all(d is not None for d in dist):
+                axes[2].plot(
+                    steps, dist, style, ms=3, color=colour, label=f"{r['name']} L0, windows of {k}"
+                )
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("training step (step 0 drawn at 1)")
@@ -371,6 +386,8 @@ def plot_over_training(runs, out, formats) -> list[Path]:
     axes[0].set_title("Locality over training (WaveNet L0: at most 2 by construction)", fontsize=9)
     axes[1].set_ylabel("shift-sharing score, shift 2")
     axes[1].set_title("Weight sharing over training (exact conv: 1)", fontsize=9)
+    axes[2].set_ylabel("distance to the nearest conv (relative)")
+    axes[2].set_title("Flat layer vs the nearest conv with as many units (conv: 0)", fontsize=9)
     mlp = [r for r in runs if r["kind"] == "mlp"]
     if mlp and mlp[0]["over_training"]:
         first, last = mlp[0]["over_training"][0], mlp[0]["over_training"][-1]
@@ -379,7 +396,9 @@ def plot_over_training(runs, out, formats) -> list[Path]:
             f"positions {first['levels'][0]['effective_positions']:.2f} → "
             f"{last['levels'][0]['effective_positions']:.2f}, shift sharing "
             f"{_fmt(first['levels'][0]['shift_sharing'].get('2'))} → "
-            f"{_fmt(last['levels'][0]['shift_sharing'].get('2'))}"
+            f"{_fmt(last['levels'][0]['shift_sharing'].get('2'))}, nearest-conv distance "
+            f"{_fmt(first['levels'][0]['nearest_conv_distance'].get('2'))} → "
+            f"{_fmt(last['levels'][0]['nearest_conv_distance'].get('2'))}"
         )
     return save_figure(fig, out, "weights_over_training", formats)
 
@@ -398,6 +417,13 @@ def finding(runs) -> str:
             f"{_fmt(lv['shift_sharing'].get('2'))} "
             f"(init {_fmt(lv['init']['shift_sharing'].get('2'))}"
             f"{', 1 by construction' if preset else ''})"
+            + (
+                f", distance to the nearest conv with pairs of positions "
+                f"{_fmt(lv['nearest_conv_distance'].get('2'))} "
+                f"(init {_fmt(lv['init']['nearest_conv_distance'].get('2'))})"
+                if lv["nearest_conv_distance"]
+                else ""
+            )
         )
     return "; ".join(parts) + "."
 

@@ -92,3 +92,63 @@ def conv_distance(dense: torch.Tensor, n_items: int, fuse: int) -> float:
     its expectation is about ``sqrt(1 - 1/G**2)``."""
     nearest = conv_to_dense(dense_to_conv(dense, n_items, fuse), n_items, fuse)
     return ((dense - nearest).norm() / dense.norm()).item()
+
+
+def nearest_conv_distance(
+    dense: torch.Tensor, n_items: int, fuse: int, iters: int = 50, restarts: int = 4
+) -> float:
+    """The best of ``restarts`` runs of :func:`_nearest_conv_distance_once` (see there)."""
+    return min(
+        _nearest_conv_distance_once(dense, n_items, fuse, iters, seed) for seed in range(restarts)
+    )
+
+
+def _nearest_conv_distance_once(
+    dense: torch.Tensor, n_items: int, fuse: int, iters: int, seed: int
+) -> float:
+    """Relative Frobenius distance from a dense layer (units, n_items * d_in) whose rows are in
+    no particular order (a flat MLP's first matrix) to the nearest conv with as many units.
+
+    A conv over ``groups = n_items / fuse`` windows with ``F`` filters has ``groups * F`` units,
+    one per (window, filter) slot, each reading only its window with its filter. Units are
+    assigned to slots and filters fitted by alternating minimisation: an exact linear assignment
+    (Hungarian) of units to slots given the filters, then each filter set to the mean of the
+    window blocks assigned to it. ``F = ceil(units / groups)``; spare slots stay empty. This finds
+    a local optimum, so the value is an upper bound on the true distance (0 for a conv whose units
+    were shuffled, in practice).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    groups = _groups(n_items, fuse)
+    units = dense.shape[0]
+    d_in = dense.shape[1] // n_items
+    filters_n = -(-units // groups)
+    w = rearrange(dense.double(), "u (g k d) -> u g (k d)", g=groups, k=fuse, d=d_in)
+    total = w.pow(2).sum()
+    if total == 0:
+        return 0.0
+    # Start from the highest-energy window blocks as filters.
+    g = torch.Generator().manual_seed(seed)
+    energy = w.pow(2).sum(dim=2)  # (units, groups)
+    flat = energy.flatten().argsort(descending=True)[: filters_n * 4]
+    pick = flat[torch.randperm(len(flat), generator=g)[:filters_n]]
+    filters = w[pick // groups, pick % groups].clone()  # (F, k d)
+    norms = w.pow(2).sum(dim=(1, 2))  # (units,)
+    cost_value = float("inf")
+    for _ in range(iters):
+        # cost[u, (g, f)] = ||w_u||^2 - 2 <w_u[g], filter_f> + ||filter_f||^2
+        dots = torch.einsum("ugx,fx->ugf", w, filters)
+        cost = norms[:, None, None] - 2 * dots + filters.pow(2).sum(1)[None, None, :]
+        cost = rearrange(cost, "u g f -> u (g f)")
+        rows, cols = linear_sum_assignment(cost.numpy())
+        new_value = float(cost[rows, cols].sum())
+        window, slot = cols // filters_n, cols % filters_n
+        for f in range(filters_n):
+            members = rows[slot == f]
+            if len(members):
+                filters[f] = w[members, window[slot == f]].mean(dim=0)
+        if new_value >= cost_value - 1e-12 * float(total):
+            cost_value = min(cost_value, new_value)
+            break
+        cost_value = new_value
+    return float(max(cost_value, 0.0) / total) ** 0.5

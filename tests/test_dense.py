@@ -68,3 +68,18 @@ def test_conv_distance_zero_for_tied_and_analytic_for_random():
 def test_bad_grouping():
     with pytest.raises(ConfigError, match="cannot be cut"):
         block_mask(8, 3)
+
+
+def test_nearest_conv_distance_finds_a_shuffled_conv_and_bounds_random():
+    from models.dense import nearest_conv_distance
+
+    torch.manual_seed(0)
+    w = torch.randn(12, 2 * 5)
+    dense = conv_to_dense(w, 8, 2)  # 48 units = 4 windows x 12 filters
+    shuffled = dense[torch.randperm(dense.shape[0])]
+    assert nearest_conv_distance(shuffled, 8, 2) < 1e-6
+    random = torch.randn(48, 8 * 5)
+    d = nearest_conv_distance(random, 8, 2)
+    # Keeping one window (a quarter of the energy) at best, and tying costs more: close to 1.
+    assert 0.866 < d <= 1.0
+    assert nearest_conv_distance(random, 8, 8) < 1e-6  # one window: any layer is a "conv"

@@ -32,6 +32,8 @@ def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
     assert lv["items"] == 8 and 1 <= lv["effective_positions"] <= 8
     assert lv["init"]["effective_positions"] > 0 and "2" in lv["shift_sharing_calibrated"]
     assert len(lv["block_cosines"]) == 8
+    assert set(lv["nearest_conv_distance"]) == {"2", "4"}
+    assert 0 < lv["nearest_conv_distance"]["2"] <= 1 and "nearest_conv_distance" in lv["init"]
     # The WaveNet's dense equivalents are exactly masked and tied.
     for level in wn["levels"][:-1]:
         assert level["conv_distance_of_dense_equivalent"] == pytest.approx(0, abs=1e-6)
