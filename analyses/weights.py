@@ -381,7 +381,17 @@ def plot_over_training(runs, out, formats) -> list[Path]:
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("training step (step 0 drawn at 1)")
-        ax.legend(frameon=False, fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(frameon=False, fontsize=7)
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no flat level among these runs",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
     axes[0].set_ylabel("effective positions per unit")
     axes[0].set_title("Locality over training (WaveNet L0: at most 2 by construction)", fontsize=9)
     axes[1].set_ylabel("shift-sharing score, shift 2")
