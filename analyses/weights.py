@@ -178,6 +178,7 @@ def analyse_run(run_dir: str | Path, progress: bool, erf_examples: int) -> dict[
             "dense": level_dense_matrices(model)[0][0],
             "dense_init": level_dense_matrices(model0)[0][0],
             "n_hidden": model.n_hidden,
+            "levels": level_dense_matrices(model),
         },
     }
 
@@ -247,6 +248,48 @@ def plot_headline(runs, out, formats) -> list[Path]:
         f"are preset.\nShare of weight energy on the last two positions: {shares}"
     )
     return save_figure(fig, out, "dense_vs_conv", formats)
+
+
+def plot_all_levels(runs, out, formats) -> list[Path]:
+    """Every level of every run as the dense matrix over its whole input, same conventions:
+    rows are output units (group by group), columns the input items (blocks marked)."""
+    panels = [(r, i, d, n) for r in runs for i, (d, n) in enumerate(r["_matrices"]["levels"])]
+    fig, axes = new_figure(1, len(panels), size=(3.2 * len(panels), 3.8))
+    vmax = max(dense.abs().max().item() for _, _, dense, _ in panels)  # one scale for all
+    for ax, (r, i, dense, items) in zip(axes, panels, strict=True):
+        image = ax.imshow(
+            dense.numpy(),
+            cmap=DIVERGING,
+            vmin=-vmax,
+            vmax=vmax,
+            aspect="auto",
+            interpolation="nearest",
+        )
+        width = dense.shape[1] // items
+        for p in range(1, items):
+            ax.axvline(p * width - 0.5, color="black", lw=0.3)
+        h = r["_matrices"]["n_hidden"]
+        for g in range(1, dense.shape[0] // h):
+            ax.axhline(g * h - 0.5, color="black", lw=0.3)
+        zeros = (dense == 0).float().mean().item()
+        ax.set_title(
+            f"{r['name']} L{i}: {items} input items\n{zeros:.0%} of entries are preset zeros",
+            fontsize=8,
+        )
+        ax.set_xlabel(f"input item ({width} values each)", fontsize=8)
+        ax.set_xticks(
+            [p * width + width / 2 for p in range(items)],
+            [str(p) for p in range(items)],
+            fontsize=7,
+        )
+    axes[0].set_ylabel("output unit (group by group)")
+    fig.colorbar(image, ax=axes[-1], shrink=0.8, label="weight")
+    fig.suptitle(
+        "Every level written out as a dense matrix over its whole input: the flat layer "
+        "is dense; WaveNet levels are block-diagonal with one block repeated",
+        fontsize=9,
+    )
+    return save_figure(fig, out, "all_levels_dense", formats)
 
 
 def plot_block_norms(runs, out, formats) -> list[Path]:
@@ -449,6 +492,7 @@ def run_analysis(
     out = Path(out)
     figures = []
     figures += plot_headline(runs, out, formats)
+    figures += plot_all_levels(runs, out, formats)
     figures += plot_block_norms(runs, out, formats)
     figures += plot_sharing(runs, out, formats)
     figures += plot_erf(runs, out, formats)
