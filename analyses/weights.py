@@ -299,7 +299,7 @@ def plot_block_norms(runs, out, formats) -> list[Path]:
         dense, n = r["_matrices"][key], r["levels"][0]["items"]
         a = position_shares(position_blocks(dense, n))  # (positions, units)
         order = _sorted_units(r["_matrices"]["dense"], n)
-        ax.imshow(
+        image = ax.imshow(
             a[:, order].T.numpy(),
             aspect="auto",
             cmap="viridis",
@@ -311,6 +311,7 @@ def plot_block_norms(runs, out, formats) -> list[Path]:
         ax.set_xticks(range(n))
         ax.set_title(f"{r['name']} {'trained' if key == 'dense' else 'at init'}", fontsize=9)
     axes[0].set_ylabel("hidden unit (sorted by preferred position)")
+    fig.colorbar(image, ax=axes[-1], shrink=0.8, label="share of the unit's weight energy")
     m = [f"{r['name']} {_recent(r['levels'][0])}" for r in runs]
     fig.suptitle(
         "Share of each unit's weight energy per position; share on the last two "
