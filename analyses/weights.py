@@ -34,7 +34,15 @@ from tqdm.auto import tqdm
 
 from interp.checkpoint import list_snapshots, load_initial, load_run
 from interp.errors import InterpError
-from interp.figures import DIVERGING, NULL_COLOUR, PALETTE, new_figure, parse_formats, save_figure
+from interp.figures import (
+    DIVERGING,
+    NULL_COLOUR,
+    PALETTE,
+    new_figure,
+    parse_formats,
+    save_figure,
+    signed_heatmap,
+)
 from interp.io import atomic_write_json
 from interp.weights import (
     block_cosines,
@@ -210,15 +218,7 @@ def plot_headline(runs, out, formats) -> list[Path]:
         kind = r["kind"]
         if kind == "mlp":
             dense = dense[_sorted_units(dense, items)]
-        vmax = dense.abs().max().item()
-        image = ax.imshow(
-            dense.numpy(),
-            cmap=DIVERGING,
-            vmin=-vmax,
-            vmax=vmax,
-            aspect="auto",
-            interpolation="nearest",
-        )
+        image = signed_heatmap(ax, dense)
         fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
         for p in range(1, items):
             ax.axvline(p * d - 0.5, color="black", lw=0.4)
@@ -257,14 +257,7 @@ def plot_all_levels(runs, out, formats) -> list[Path]:
     fig, axes = new_figure(1, len(panels), size=(3.2 * len(panels), 3.8))
     vmax = max(dense.abs().max().item() for _, _, dense, _ in panels)  # one scale for all
     for ax, (r, i, dense, items) in zip(axes, panels, strict=True):
-        image = ax.imshow(
-            dense.numpy(),
-            cmap=DIVERGING,
-            vmin=-vmax,
-            vmax=vmax,
-            aspect="auto",
-            interpolation="nearest",
-        )
+        image = signed_heatmap(ax, dense, vmax)
         width = dense.shape[1] // items
         for p in range(1, items):
             ax.axvline(p * width - 0.5, color="black", lw=0.3)

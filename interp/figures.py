@@ -84,3 +84,13 @@ def parse_formats(spec: str) -> list[str]:
 
         raise ConfigError(f"--format takes png, svg and pdf, comma-separated; got {spec!r}")
     return formats
+
+
+def signed_heatmap(ax, matrix, vmax: float | None = None):
+    """Draw a signed matrix (weights) with a symmetric diverging scale; returns the image for a
+    colour bar. ``vmax`` shares one scale across panels (default: this matrix's max |value|)."""
+    values = matrix.numpy() if hasattr(matrix, "numpy") else matrix
+    vmax = float(abs(values).max()) if vmax is None else vmax
+    return ax.imshow(
+        values, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest"
+    )

@@ -10,18 +10,13 @@ from analyses import cancellation
 from interp.cli import main
 
 
-@pytest.fixture(scope="module")
-def runs(tiny_runs):
-    return tiny_runs
-
-
-def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
+def test_cli_writes_json_and_figures(tiny_runs, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
         [
             "analyze",
             "cancellation",
-            *map(str, runs),
+            *map(str, tiny_runs),
             "--out",
             str(out),
             "--examples",
@@ -68,8 +63,8 @@ def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
     assert "kappa" in capsys.readouterr().out
 
 
-def test_bad_inputs_are_one_line_errors(runs, tmp_path, capsys):
-    mlp, _ = runs
+def test_bad_inputs_are_one_line_errors(tiny_runs, tmp_path, capsys):
+    mlp, _ = tiny_runs
     other = tmp_path / "other.txt"
     other.write_text("\n".join(["xyz", "zyx", "qqq"] * 10) + "\n")
     no_init = tmp_path / "no_init"
@@ -104,9 +99,17 @@ def test_bad_inputs_are_one_line_errors(runs, tmp_path, capsys):
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_module_entry_point(runs, tmp_path):
+def test_module_entry_point(tiny_runs, tmp_path):
     code = cancellation.main(
-        [str(runs[1]), "--out", str(tmp_path / "o"), "--no-probes", "--examples", "100", "--quiet"]
+        [
+            str(tiny_runs[1]),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-probes",
+            "--examples",
+            "100",
+            "--quiet",
+        ]
     )
     assert code == 0 and (tmp_path / "o" / "cancellation.json").is_file()
 
@@ -131,10 +134,10 @@ def _manual_ablated_loss(model, x, y, p):
 
 
 @pytest.mark.parametrize("which", [0, 1])
-def test_ablation_replaces_exactly_one_position(runs, which):
+def test_ablation_replaces_exactly_one_position(tiny_runs, which):
     from interp.checkpoint import load_run
 
-    run = load_run(runs[which])
+    run = load_run(tiny_runs[which])
     data = run.dataset()
     x, y = data.x["val"][:200], data.y["val"][:200]
     with torch.no_grad():

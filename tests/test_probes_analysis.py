@@ -22,18 +22,13 @@ def test_one_hot_code_of_one_position_is_recovered_there_and_chance_elsewhere():
         assert elsewhere.accuracy < 1 / 27 + 0.03  # chance: 27 balanced classes
 
 
-@pytest.fixture(scope="module")
-def runs(tiny_runs):
-    return tiny_runs
-
-
-def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
+def test_cli_writes_json_and_figures(tiny_runs, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
         [
             "analyze",
             "probes",
-            *map(str, runs),
+            *map(str, tiny_runs),
             "--out",
             str(out),
             "--examples",
@@ -91,12 +86,16 @@ def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
     assert "outside" in report["finding"]
 
 
-def test_errors_and_module_entry(runs, tmp_path, capsys):
-    assert main(["analyze", "probes", str(runs[0]), "--out", str(tmp_path), "--top-k", "0"]) == 2
+def test_errors_and_module_entry(tiny_runs, tmp_path, capsys):
+    assert (
+        main(["analyze", "probes", str(tiny_runs[0]), "--out", str(tmp_path), "--top-k", "0"]) == 2
+    )
     assert "--top-k >= 1" in capsys.readouterr().err
     torch.manual_seed(0)
     assert (
-        probes.main([str(runs[0]), "--out", str(tmp_path / "o"), "--examples", "100", "--quiet"])
+        probes.main(
+            [str(tiny_runs[0]), "--out", str(tmp_path / "o"), "--examples", "100", "--quiet"]
+        )
         == 0
     )
 

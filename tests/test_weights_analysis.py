@@ -6,18 +6,13 @@ from analyses import weights
 from interp.cli import main
 
 
-@pytest.fixture(scope="module")
-def runs(tiny_runs):
-    return tiny_runs
-
-
-def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
+def test_cli_writes_json_and_figures(tiny_runs, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
         [
             "analyze",
             "weights",
-            *map(str, runs),
+            *map(str, tiny_runs),
             "--out",
             str(out),
             "--quiet",
@@ -54,8 +49,8 @@ def test_cli_writes_json_and_figures(runs, tmp_path, capsys):
     assert "effective positions per unit" in report["finding"]
 
 
-def test_errors_and_module_entry(runs, tmp_path, capsys):
+def test_errors_and_module_entry(tiny_runs, tmp_path, capsys):
     code = main(["analyze", "weights", str(tmp_path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "not a run directory" in err
-    assert weights.main([str(runs[1]), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert weights.main([str(tiny_runs[1]), "--out", str(tmp_path / "o"), "--quiet"]) == 0
