@@ -119,6 +119,17 @@ def embedding_pca(model: LevelledModel) -> dict[str, Any]:
     return {"coords": coords.tolist(), "explained": (s[:2] ** 2 / (s**2).sum()).tolist()}
 
 
+#: The measures reported at initialisation and at every snapshot beside the trained values.
+TRACKED = (
+    "effective_positions",
+    "adjacent_pair_share",
+    "recent_share",
+    "shift_sharing",
+    "masked_distance",
+    "nearest_conv_distance",
+)
+
+
 def calibrate(trained: float, init: float) -> float | None:
     """Place ``trained`` between the initial model (0) and an exact conv (1)."""
     return None if init >= 1 else (trained - init) / (1 - init)
@@ -130,17 +141,7 @@ def analyse_run(run_dir: str | Path, progress: bool, erf_examples: int) -> dict[
     model, model0 = run.model.model, init.model.model
     trained, at_init = level_measures(model), level_measures(model0)
     for t, i in zip(trained, at_init, strict=True):
-        t["init"] = {
-            k: i[k]
-            for k in (
-                "effective_positions",
-                "adjacent_pair_share",
-                "recent_share",
-                "shift_sharing",
-                "masked_distance",
-                "nearest_conv_distance",
-            )
-        }
+        t["init"] = {k: i[k] for k in TRACKED}
         t["shift_sharing_calibrated"] = {
             s: calibrate(v, i["shift_sharing"][s]) for s, v in t["shift_sharing"].items()
         }
@@ -154,21 +155,7 @@ def analyse_run(run_dir: str | Path, progress: bool, erf_examples: int) -> dict[
         over.append(
             {
                 "step": step,
-                "levels": [
-                    {
-                        k: r[k]
-                        for k in (
-                            "level",
-                            "effective_positions",
-                            "adjacent_pair_share",
-                            "recent_share",
-                            "shift_sharing",
-                            "masked_distance",
-                            "nearest_conv_distance",
-                        )
-                    }
-                    for r in rows
-                ],
+                "levels": [{k: r[k] for k in ("level", *TRACKED)} for r in rows],
             }
         )
     return {
