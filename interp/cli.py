@@ -395,6 +395,7 @@ ANALYSES = {
     "cancellation": "feature cancellation in each level, against its nulls",
     "weights": "learned dense weights against convolutional weights",
     "probes": "linear probes for n-gram features per level, with controls",
+    "precision": "loss at float16, bfloat16 and int8 weights, beside the flat-vs-WaveNet gap",
 }
 
 
