@@ -769,9 +769,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(json.dumps(report["summary"], indent=2))
-    print(report["finding"])
-    print(f"wrote {Path(args.out) / 'cancellation.json'} and {len(report['figures'])} figure files")
-    return 0
+    from interp.cli import print_report
+
+    return print_report(report, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

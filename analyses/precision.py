@@ -163,9 +163,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     for r in report["runs"]:
         row = "  ".join(f"{p} {v:.4f}" for p, v in r["val_loss"].items())
         print(f"{r['name']:<14} val loss: {row}")
-    print(report["finding"])
-    print(f"wrote {Path(args.out) / 'precision.json'} and {len(report['figures'])} figure files")
-    return 0
+    from interp.cli import print_report
+
+    return print_report(report, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

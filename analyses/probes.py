@@ -471,9 +471,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         parse_formats(args.format),
         not args.quiet,
     )
-    print(report["finding"])
-    print(f"wrote {Path(args.out) / 'probes.json'} and {len(report['figures'])} figure files")
-    return 0
+    from interp.cli import print_report
+
+    return print_report(report, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

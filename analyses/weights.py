@@ -510,9 +510,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         erf_examples=args.erf_examples,
     )
-    print(report["finding"])
-    print(f"wrote {Path(args.out) / 'weights.json'} and {len(report['figures'])} figure files")
-    return 0
+    from interp.cli import print_report
+
+    return print_report(report, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

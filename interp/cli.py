@@ -413,6 +413,16 @@ def add_analysis_arguments(p: argparse.ArgumentParser, module) -> None:
     p.set_defaults(func=module.run_from_args)
 
 
+def print_report(report: dict, out: str | Path) -> int:
+    """Close an analysis command: its finding sentence and what it wrote."""
+    print(report["finding"])
+    print(
+        f"wrote {Path(out) / (report['analysis'] + '.json')} and {len(report['figures'])} "
+        "figure files"
+    )
+    return 0
+
+
 def analysis_main(module_name: str, argv: Sequence[str] | None = None) -> int:
     """``python -m analyses.NAME ...``: the same arguments as ``interp analyze NAME``."""
     module = importlib.import_module(module_name)
