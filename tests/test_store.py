@@ -11,7 +11,15 @@ from interp.checkpoint import load_run
 from interp.cli import main
 from interp.data import make_dataset
 from interp.errors import HookNameError
-from interp.store import ActivationStore, StoreError, StoreSeries, record_series, record_split
+from interp.store import (
+    ALIGN,
+    ActivationStore,
+    NpyAppender,
+    StoreError,
+    StoreSeries,
+    record_series,
+    record_split,
+)
 
 
 @pytest.fixture(scope="module")
@@ -183,10 +191,14 @@ def test_bad_requests(run_dir, tmp_path, monkeypatch):
 def test_disk_full_during_writes_is_clear(run_dir, tmp_path, monkeypatch):
     from interp import store as store_module
 
-    def no_space(self, block):
-        raise OSError(28, "No space left on device")
+    real_write = store_module.NpyAppender._write
 
-    monkeypatch.setattr(store_module.NpyAppender, "append", no_space)
+    def no_space(self, view):  # the inputs are written; the first activation block fails
+        if "hook" in self.path.name:
+            raise OSError(28, "No space left on device")
+        real_write(self, view)
+
+    monkeypatch.setattr(store_module.NpyAppender, "_write", no_space)
     run = load_run(run_dir)
     with pytest.raises(StoreError, match="disk full while writing"):
         record_split(run, run.dataset(), "val", tmp_path / "s", progress=False)
@@ -296,3 +308,59 @@ def test_series_with_mixed_settings_is_refused(run_dir, tmp_path):
     )
     with pytest.raises(StoreError, match="other settings than the rest"):
         StoreSeries(out)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int64])
+def test_appender_writes_a_plain_npy(tmp_path, direct, dtype):
+    rng = np.random.default_rng(0)
+    full = rng.normal(size=(1000, 3, 7)).astype(np.float32)
+    path = tmp_path / "a.npy"
+    appender = NpyAppender(path, full.shape, np.dtype(dtype), direct=direct)
+    for start in (0, 1, 300, 301, 999):  # blocks that end mid-page, and a one-row block
+        stop = {0: 1, 1: 300, 300: 301, 301: 999, 999: 1000}[start]
+        block = full[start:stop]
+        appender.append(block.astype(dtype) if dtype is np.int64 else torch.from_numpy(block))
+    appender.close()
+    expected = full.astype(dtype)
+    assert path.stat().st_size == ALIGN + expected.nbytes  # page-sized header, no padding after
+    np.testing.assert_array_equal(np.load(path), expected)
+    np.testing.assert_array_equal(np.load(path, mmap_mode="r"), expected)
+
+
+def test_appender_refuses_wrong_rows_and_shapes(tmp_path):
+    appender = NpyAppender(tmp_path / "a.npy", (4, 2), np.dtype(np.float32))
+    with pytest.raises(ValueError, match="does not fit"):
+        appender.append(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="does not fit"):
+        appender.append(np.zeros((2, 2), np.int64))
+    appender.append(np.zeros((2, 2), np.float32))
+    with pytest.raises(StoreError, match="wrote 2 rows, expected 4"):
+        appender.close()
+
+
+def test_appender_falls_back_when_direct_writes_are_refused(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+    import os
+
+    from interp import store as store_module
+
+    real_pwrite = os.pwrite
+    refused = []
+
+    def pwrite(fd, data, offset):  # a file system that opens with O_DIRECT but refuses writes
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0):
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(store_module.os, "pwrite", pwrite)
+    data = np.arange(5000, dtype=np.float32).reshape(1000, 5)
+    appender = NpyAppender(tmp_path / "a.npy", data.shape, data.dtype)
+    opened_direct = appender.direct  # False where the file system refuses O_DIRECT at open
+    appender.append(data)
+    appender.close()
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), data)
+    assert appender.direct is False
+    assert len(refused) == (1 if opened_direct else 0)  # refused once, then the page cache
