@@ -14,14 +14,17 @@ from interp.data import Dataset, Vocab
 @torch.no_grad()
 def mean_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 8192) -> float:
     """Mean cross-entropy (nats) of ``model`` in eval mode over contexts ``x`` (n, block_size)
-    and targets ``y`` (n,). The model's train/eval mode is restored afterwards."""
+    and targets ``y`` (n,), on the model's device. The model's train/eval mode is restored
+    afterwards."""
     was_training = model.training
+    device = next(model.parameters()).device
     model.eval()
     try:
         total = 0.0
         for start in range(0, len(y), batch_size):
-            logits = model(x[start : start + batch_size])
-            total += F.cross_entropy(logits, y[start : start + batch_size], reduction="sum").item()
+            logits = model(x[start : start + batch_size].to(device))
+            targets = y[start : start + batch_size].to(device)
+            total += F.cross_entropy(logits, targets, reduction="sum").item()
     finally:
         model.train(was_training)
     return total / max(len(y), 1)

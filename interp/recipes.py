@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -12,8 +13,16 @@ from interp.errors import ConfigError
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train. ``lr`` holds until ``decay_at`` of the steps, then ``lr_final`` (a step
-    schedule, as in the lecture)."""
+    """How to train.
+
+    ``schedule="step"`` (the lecture's): ``lr`` holds until ``decay_at`` of the steps, then
+    ``lr_final``. ``schedule="cosine"``: a linear warm-up from 0 over the first ``warmup`` of
+    the steps, then a cosine from ``lr`` down to ``lr_final`` at the last step.
+
+    ``dropout`` > 0 zeroes that fraction of the activations at the hook points ``dropout_at``
+    while training, through a hook: the model definition and its parameters are untouched, and
+    evaluation (eval mode) sees no dropout.
+    """
 
     name: str
     optimizer: str = "sgd"
@@ -23,9 +32,19 @@ class Recipe:
     batch_size: int = 32
     steps: int = 200_000
     weight_decay: float = 0.0
+    schedule: str = "step"
+    warmup: float = 0.0
+    dropout: float = 0.0
+    dropout_at: str = "levels.*.hook_post"
 
     def lr_at(self, step: int) -> float:
-        return self.lr if step < self.decay_at * self.steps else self.lr_final
+        if self.schedule == "step":
+            return self.lr if step < self.decay_at * self.steps else self.lr_final
+        warm = self.warmup * self.steps
+        if step < warm:
+            return self.lr * (step + 1) / warm
+        done = (step - warm) / max(self.steps - 1 - warm, 1)
+        return self.lr_final + 0.5 * (self.lr - self.lr_final) * (1 + math.cos(math.pi * done))
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "sgd":
@@ -45,6 +64,12 @@ class Recipe:
             raise ConfigError("steps and batch size must be >= 1")
         if not recipe.lr > 0 or not recipe.lr_final > 0:
             raise ConfigError(f"the learning rate must be > 0, got {recipe.lr}")
+        if recipe.schedule not in ("step", "cosine"):
+            raise ConfigError(f"unknown schedule {recipe.schedule!r}; choose 'step' or 'cosine'")
+        if not 0 <= recipe.dropout < 1:
+            raise ConfigError(f"dropout is a fraction in [0, 1), got {recipe.dropout}")
+        if not 0 <= recipe.warmup < 1:
+            raise ConfigError(f"warmup is a fraction of the steps in [0, 1), got {recipe.warmup}")
         return recipe
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,7 +83,24 @@ class Recipe:
 #: The lecture's loop: batch 32, SGD lr 0.1, dropped to 0.01 for the last quarter, 200k steps.
 KARPATHY = Recipe("karpathy")
 
-RECIPES: dict[str, Recipe] = {"karpathy": KARPATHY}
+#: The toolkit's default (see the README's "Training" section for why each choice):
+#: AdamW with a short warm-up and a cosine decay, batch 256, light weight decay, and dropout
+#: on each level's output through a training-only hook.
+DEFAULT = Recipe(
+    "default",
+    optimizer="adamw",
+    lr=3e-3,
+    lr_final=3e-5,
+    schedule="cosine",
+    warmup=0.01,
+    batch_size=256,
+    steps=40_000,
+    weight_decay=0.01,
+    dropout=0.15,
+)
+DEFAULT_RECIPE = DEFAULT.name
+
+RECIPES: dict[str, Recipe] = {"default": DEFAULT, "karpathy": KARPATHY}
 
 
 def get_recipe(name: str) -> Recipe:

@@ -216,6 +216,8 @@ def _new_setup(
         spec["kind"], data.vocab.size, block_size, spec["n_embd"], spec["n_hidden"]
     )
     stats_names = HookedModel(model).resolve_names(stats_hooks)
+    if recipe.dropout:
+        HookedModel(model).resolve_names(recipe.dropout_at)  # unknown names: a clear error now
     config = {
         "format": ckpt.FORMAT,
         "model": model.config(),
@@ -281,11 +283,15 @@ def train(
     resume: bool = False,
     progress: bool = True,
     log_every: int = 100,
+    device: str | torch.device = "cpu",
 ) -> TrainResult:
     """Train a model inside :class:`HookedModel` and write a run directory.
 
     Give ``preset`` (see :data:`models.PRESETS`) or ``kind``/``n_embd``/``n_hidden``. With
-    ``resume=True`` everything but ``corpus`` and ``progress`` is read back from ``run_dir``.
+    ``resume=True`` everything but ``corpus``, ``progress`` and ``device`` is read back from
+    ``run_dir``. ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``) is where the model and data
+    live while training; checkpoints are always written from CPU copies, so a run trained on a
+    GPU is analysed anywhere.
     ``corpus`` defaults to the built-in one (or, on resume, the run's own). Every setting is
     checked before anything is written.
 
@@ -294,6 +300,7 @@ def train(
     last good checkpoint.
     """
     run_dir = Path(run_dir)
+    device = resolve_device(device)
     if resume:
         setup = _resume_setup(run_dir, corpus)
     else:
@@ -319,7 +326,7 @@ def train(
     except OSError as e:
         raise ConfigError(f"{run_dir}: cannot create the run directory ({e.strerror})") from None
     with _sigint_as_flag() as interrupted:
-        return _loop(setup, progress, interrupted)
+        return _loop(setup, progress, interrupted, device)
 
 
 class _Flag:
@@ -345,7 +352,23 @@ def _sigint_as_flag() -> Iterator[_Flag]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`, refusing one this machine does not have."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"--device {device!r} is not a device; use cpu or cuda") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"--device {device}: no CUDA device here (torch {torch.__version__}); "
+            "train with --device cpu, or install a CUDA build of torch on a machine with a GPU"
+        )
+    if resolved.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {device}: only cpu and cuda are supported")
+    return resolved
+
+
+def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.device) -> TrainResult:
     run_dir, config, data, model, recipe = (
         setup.run_dir,
         setup.config,
@@ -356,8 +379,17 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
     t = setup.training
     eval_every, stats_every, log_every = t["eval_every"], t["stats_every"], t["log_every"]
     checkpoint_every, snapshot_steps = t["checkpoint_every"], set(t["snapshots"])
+    model.to(device)
     hooked = HookedModel(model)
     hooked.train()
+    if recipe.dropout > 0:  # a training-only hook; eval mode (every loss we report) skips it
+
+        def dropout(activation: torch.Tensor, hook: torch.nn.Module) -> torch.Tensor:
+            return F.dropout(activation, recipe.dropout, training=hook.training)
+
+        dropout_handles = hooked.add_hook(recipe.dropout_at, dropout)
+    else:
+        dropout_handles = []
     optimizer = recipe.make_optimizer(model.parameters())
     batches = torch.Generator().manual_seed(config["seed"])
     start, loop = 0, {"running": 0.0, "n_running": 0, "metrics_bytes": 0}
@@ -370,6 +402,11 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
     metrics = _Metrics(metrics_path, truncate_to=min(loop.get("metrics_bytes", size), size))
     running, n_running = loop["running"], loop["n_running"]  # mean batch loss since last log
     last_saved = start
+    t0, seconds_before = time.perf_counter(), loop.get("seconds", 0.0)
+
+    def seconds() -> float:
+        """Wall time spent training this run, over every resume (checkpoints and evals too)."""
+        return seconds_before + time.perf_counter() - t0
 
     def check_finite(step: int, what: str) -> None:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -381,7 +418,12 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
 
     def save_checkpoint(step: int) -> None:
         check_finite(step, "the weights")
-        state = {"running": running, "n_running": n_running, "metrics_bytes": metrics.flush()}
+        state = {
+            "running": running,
+            "n_running": n_running,
+            "metrics_bytes": metrics.flush(),
+            "seconds": seconds(),
+        }
         ckpt.save_trainer_state(
             run_dir / ckpt.TRAINER_STATE, model, optimizer, batches, step, state
         )
@@ -393,9 +435,8 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
             ckpt.save_model(ckpt.snapshot_path(run_dir, 0), model, 0)
         save_checkpoint(0)
 
-    x_train, y_train = data.x["train"], data.y["train"]
+    x_train, y_train = data.x["train"].to(device), data.y["train"].to(device)
     stats = StatsSink()
-    t0 = time.perf_counter()
     bar = tqdm(
         total=recipe.steps,
         initial=start,
@@ -411,7 +452,9 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
             lr = recipe.lr_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            # Drawn on the CPU generator on every device, so a seed means the same batches.
             ix = torch.randint(0, len(y_train), (recipe.batch_size,), generator=batches)
+            ix = ix.to(device, non_blocking=True)
             xb, yb = x_train[ix], y_train[ix]
             if step % stats_every == 0:
                 with record(hooked, stats, t["stats_hooks"]):
@@ -443,7 +486,11 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
             if step % eval_every == 0 or step == recipe.steps:
                 losses = split_losses(hooked, data, ("train", "val"))
                 metrics.log(
-                    step=step, kind="eval", train_loss=losses["train"], val_loss=losses["val"]
+                    step=step,
+                    kind="eval",
+                    train_loss=losses["train"],
+                    val_loss=losses["val"],
+                    seconds=round(seconds(), 3),
                 )
                 bar.write(f"step {step:>7d}  train {losses['train']:.4f}  val {losses['val']:.4f}")
             if step % checkpoint_every == 0 or step == recipe.steps or interrupted.set:
@@ -457,7 +504,10 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag) -> TrainResult:
     finally:
         bar.close()
         metrics.close()
-    seconds = time.perf_counter() - t0
+    elapsed = seconds()
     hooked.eval()
     losses = {s: mean_loss(hooked, data.x[s], data.y[s]) for s in ("train", "val", "test")}
-    return TrainResult(run_dir, hooked, data, step, losses, seconds)
+    for handle in dropout_handles:  # the model handed back is the plain trained model
+        handle.remove()
+    model.to("cpu")  # callers (analyses, notebooks) work on CPU tensors
+    return TrainResult(run_dir, hooked, data, step, losses, elapsed)

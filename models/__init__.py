@@ -22,6 +22,9 @@ PRESETS: dict[str, tuple[str, int, int]] = {
     "mlp-76k": ("mlp", 24, 343),  # 76,478: flat, same embedding, within 0.2% of wavenet-76k
 }
 
+#: (flat, hierarchical) presets with matched parameter counts, for flat-vs-WaveNet comparisons.
+PAIRS: tuple[tuple[str, str], ...] = (("mlp-22k", "wavenet-22k"), ("mlp-76k", "wavenet-76k"))
+
 
 def build(kind: str, vocab_size: int, block_size: int, n_embd: int, n_hidden: int) -> LevelledModel:
     """Build a model of ``kind`` ('mlp' or 'wavenet')."""

@@ -20,7 +20,11 @@ from interp.training import default_snapshots, parse_steps, train
 
 
 def read_metrics(run_dir):
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    """Rows of metrics.jsonl, without wall times (which differ between identical runs)."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        row.pop("seconds", None)
+    return rows
 
 
 def test_short_training_lowers_the_loss(tmp_path, tiny_corpus_path):
