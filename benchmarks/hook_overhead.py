@@ -1,12 +1,14 @@
 """Training-step throughput of a model inside the hooks wrapper vs the same plain nn.Module.
 
-Both run the same training step (batch 32, SGD) on the same data, in alternating rounds so drift
-of a shared, noisy machine hits both alike; the figure to quote is the median of the per-round
-ratios (wrapped / plain throughput; target >= 0.97 with no hook attached). Also shown: the
+Both run the same training step of a recipe (``--recipe``: its optimiser, batch size and, for
+the default recipe, its dropout, which the wrapper applies through a hook point and the plain
+module through an ordinary torch forward hook on the same submodule) on the same data, in
+alternating rounds so drift of a shared, noisy machine hits both alike. The figure to quote is
+the median of the per-round ratios (wrapped / plain throughput; target >= 0.97). Also shown: the
 wrapper with a statistics recorder attached on every step (the worst case; training attaches it
 once every ``--stats-every`` steps).
 
-    python benchmarks/hook_overhead.py [--preset wavenet-76k] [--rounds 15] [--steps 300]
+    python benchmarks/hook_overhead.py [--preset wavenet-76k] [--recipe default] [--rounds 15]
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from machine import machine_facts  # noqa: E402
 
 import models  # noqa: E402
 from interp.hooks import HookedModel  # noqa: E402
+from interp.recipes import DEFAULT_RECIPE, RECIPES, Recipe, get_recipe  # noqa: E402
 from interp.recording import StatsSink, record  # noqa: E402
+from interp.training import fast_dropout  # noqa: E402
 
 
-def steps_per_second(model, x, y, steps: int, batch: int = 32, attach=None) -> float:
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+def steps_per_second(model, x, y, steps: int, recipe: Recipe, attach=None) -> float:
+    opt = recipe.make_optimizer(model.parameters())
+    batch = recipe.batch_size
     gen = torch.Generator().manual_seed(0)
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -51,39 +56,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="wavenet-76k", choices=list(models.PRESETS))
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--steps", type=int, default=300, help="training steps per round")
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES))
+    parser.add_argument("--steps", type=int, default=100, help="training steps per round")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randint(0, 27, (50_000, 8))
     y = torch.randint(0, 27, (50_000,))
+    recipe = get_recipe(args.recipe)
     plain = models.build_preset(args.preset)
     wrapped = HookedModel(copy.deepcopy(plain))
     sink = StatsSink()
+    if recipe.dropout:  # the same dropout on both sides: a hook point vs a plain torch hook
+
+        def dropout(activation, hook):
+            return fast_dropout(activation, recipe.dropout, training=hook.training)
+
+        wrapped.add_hook(recipe.dropout_at.split(","), dropout)
+        modules = dict(plain.named_modules())
+        for name in wrapped.resolve_names(recipe.dropout_at.split(",")):
+            modules[name].register_forward_hook(lambda m, i, out: dropout(out, m))
 
     def attach_stats():
         return record(wrapped, sink)
 
     print(machine_facts())
-    print(f"{args.preset}: {args.rounds} rounds of {args.steps} training steps (batch 32, SGD)")
-    steps_per_second(plain, x, y, 100)  # warm-up
-    steps_per_second(wrapped, x, y, 100)
+    print(
+        f"{args.preset}, recipe {recipe.name}: {args.rounds} rounds of {args.steps} training "
+        f"steps (batch {recipe.batch_size}, {recipe.optimizer}, dropout {recipe.dropout})"
+    )
+    steps_per_second(plain, x, y, 30, recipe)  # warm-up
+    steps_per_second(wrapped, x, y, 30, recipe)
     ratios, ratios_rec, rates = [], [], []
     for i in range(args.rounds):  # alternate the order so neither side always runs first
         if i % 2:
-            w = steps_per_second(wrapped, x, y, args.steps)
-            p = steps_per_second(plain, x, y, args.steps)
+            w = steps_per_second(wrapped, x, y, args.steps, recipe)
+            p = steps_per_second(plain, x, y, args.steps, recipe)
         else:
-            p = steps_per_second(plain, x, y, args.steps)
-            w = steps_per_second(wrapped, x, y, args.steps)
-        r = steps_per_second(wrapped, x, y, args.steps, attach=attach_stats)
+            p = steps_per_second(plain, x, y, args.steps, recipe)
+            w = steps_per_second(wrapped, x, y, args.steps, recipe)
+        r = steps_per_second(wrapped, x, y, args.steps, recipe, attach=attach_stats)
         rates.append(p)
         ratios.append(w / p)
         ratios_rec.append(r / p)
     print(f"plain nn.Module:              {statistics.median(rates):8.1f} steps/s (median)")
     print(
-        f"wrapped / plain, no hooks:    {statistics.median(ratios):.3f} "
+        f"wrapped / plain, no recorder: {statistics.median(ratios):.3f} "
         f"(min {min(ratios):.3f}, max {max(ratios):.3f})  target >= 0.97"
     )
     print(

@@ -20,6 +20,7 @@ class Recipe:
     the steps, then a cosine from ``lr`` down to ``lr_final`` at the last step.
 
     ``dropout`` > 0 zeroes that fraction of the activations at the hook points ``dropout_at``
+    (names or globs, comma-separated)
     while training, through a hook: the model definition and its parameters are untouched, and
     evaluation (eval mode) sees no dropout.
     """
@@ -96,7 +97,7 @@ DEFAULT = Recipe(
     batch_size=256,
     steps=40_000,
     weight_decay=0.01,
-    dropout=0.15,
+    dropout=0.1,
 )
 DEFAULT_RECIPE = DEFAULT.name
 

@@ -38,7 +38,7 @@ from interp.errors import (
     TrainingDiverged,
     TrainingInterrupted,
 )
-from interp.evaluate import mean_loss, split_losses
+from interp.evaluate import mean_loss
 from interp.hooks import HookedModel, NamesFilter
 from interp.recipes import Recipe
 from interp.recording import StatsSink, record
@@ -52,6 +52,29 @@ class TrainResult:
     step: int
     losses: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
+
+    On CPU the mask comes from 15 random bits per element (two elements per random int32), about
+    3x faster than ``F.dropout``, whose per-element Bernoulli draws were a fifth of a training
+    step here; ``p`` is rounded to a multiple of 1/32768. Other devices use ``F.dropout``. Both
+    draw from torch's global generator, so a seed (and a resumed run) gives the same masks.
+    """
+    if not training or p == 0:
+        return x
+    if x.device.type != "cpu":
+        return F.dropout(x, p, training=True)
+    n = x.numel()
+    bits = torch.empty((n + 1) // 2, dtype=torch.int32).random_()  # 31 uniform bits each
+    uniform = torch.cat([bits & 0x7FFF, bits >> 16])[:n].view(x.shape)  # 0..32767
+    threshold = round(p * 32768)
+    return x * (uniform >= threshold) * (32768 / (32768 - threshold))
+
+
+#: Training examples (a fixed random sample) scored for the train loss at each evaluation.
+EVAL_TRAIN_EXAMPLES = 20_000
 
 
 def default_snapshots(steps: int, n: int = 12) -> list[int]:
@@ -217,7 +240,7 @@ def _new_setup(
     )
     stats_names = HookedModel(model).resolve_names(stats_hooks)
     if recipe.dropout:
-        HookedModel(model).resolve_names(recipe.dropout_at)  # unknown names: a clear error now
+        HookedModel(model).resolve_names(recipe.dropout_at.split(","))  # unknown: error now
     config = {
         "format": ckpt.FORMAT,
         "model": model.config(),
@@ -385,9 +408,9 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
     if recipe.dropout > 0:  # a training-only hook; eval mode (every loss we report) skips it
 
         def dropout(activation: torch.Tensor, hook: torch.nn.Module) -> torch.Tensor:
-            return F.dropout(activation, recipe.dropout, training=hook.training)
+            return fast_dropout(activation, recipe.dropout, training=hook.training)
 
-        dropout_handles = hooked.add_hook(recipe.dropout_at, dropout)
+        dropout_handles = hooked.add_hook(recipe.dropout_at.split(","), dropout)
     else:
         dropout_handles = []
     optimizer = recipe.make_optimizer(model.parameters())
@@ -436,6 +459,11 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
         save_checkpoint(0)
 
     x_train, y_train = data.x["train"].to(device), data.y["train"].to(device)
+    # Evaluations during training score the train loss on a fixed sample (the whole split costs
+    # 8x the val split at every evaluation); the losses train() returns use whole splits.
+    sample = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(0))
+    sample = sample[:EVAL_TRAIN_EXAMPLES].to(device)
+    x_sample, y_sample = x_train[sample], y_train[sample]
     stats = StatsSink()
     bar = tqdm(
         total=recipe.steps,
@@ -484,7 +512,10 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             if step in snapshot_steps:
                 ckpt.save_model(ckpt.snapshot_path(run_dir, step), model, step)
             if step % eval_every == 0 or step == recipe.steps:
-                losses = split_losses(hooked, data, ("train", "val"))
+                losses = {
+                    "train": mean_loss(hooked, x_sample, y_sample),
+                    "val": mean_loss(hooked, data.x["val"], data.y["val"]),
+                }
                 metrics.log(
                     step=step,
                     kind="eval",
