@@ -366,8 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--recipe",
         choices=list(RECIPES),
-        help=f"training recipe (default {DEFAULT_RECIPE}): default = AdamW, batch 256, cosine "
-        "schedule, dropout 0.1 on each level's output, 40,000 steps; karpathy = the lecture's "
+        help=f"training recipe (default {DEFAULT_RECIPE}): default = AdamW, batch 1024, cosine "
+        "schedule, dropout 0.1 on each level's output, 10,000 steps; karpathy = the lecture's "
         "loop: batch 32, SGD lr 0.1 then 0.01 for the last quarter, 200,000 steps",
     )
     p.add_argument("--steps", type=int, help="optimizer steps (overrides the recipe's)")
@@ -522,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo", help="output folder (demo)")
     _add_data_arg(p)
     p.add_argument(
-        "--steps", type=int, default=6000, help="training steps per model, batch 256 (6000)"
+        "--steps", type=int, default=2000, help="training steps per model, batch 1024 (2000)"
     )
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

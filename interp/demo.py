@@ -22,7 +22,7 @@ PAIR = ("mlp-22k", "wavenet-22k")
 def train_pair(
     out: str | Path,
     data: str | Path | None = None,
-    steps: int = 6000,
+    steps: int = 2000,
     seed: int = 0,
     progress: bool = True,
 ) -> list[Path]:

@@ -54,13 +54,28 @@ class TrainResult:
     seconds: float = 0.0
 
 
+class _MaskedScale(torch.autograd.Function):
+    """``x * mask`` where ``mask`` holds 0 or 1/(1-p); the backward reuses the mask."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (mask,) = ctx.saved_tensors
+        return grad * mask, None
+
+
 def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
 
-    On CPU the mask comes from 15 random bits per element (two elements per random int32), about
-    3x faster than ``F.dropout``, whose per-element Bernoulli draws were a fifth of a training
-    step here; ``p`` is rounded to a multiple of 1/32768. Other devices use ``F.dropout``. Both
-    draw from torch's global generator, so a seed (and a resumed run) gives the same masks.
+    On CPU the mask comes from 15 random bits per element (two elements per random int32) and
+    is applied in one multiplication each way, about 3x faster than ``F.dropout``, whose
+    per-element Bernoulli draws were a fifth of a training step here; ``p`` is rounded to a
+    multiple of 1/32768. Other devices use ``F.dropout``. Both draw from torch's global
+    generator, so a seed (and a resumed run) gives the same masks.
     """
     if not training or p == 0:
         return x
@@ -70,7 +85,8 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
     bits = torch.empty((n + 1) // 2, dtype=torch.int32).random_()  # 31 uniform bits each
     uniform = torch.cat([bits & 0x7FFF, bits >> 16])[:n].view(x.shape)  # 0..32767
     threshold = round(p * 32768)
-    return x * (uniform >= threshold) * (32768 / (32768 - threshold))
+    mask = (uniform >= threshold).to(x.dtype).mul_(32768 / (32768 - threshold))
+    return _MaskedScale.apply(x, mask)
 
 
 #: Training examples (a fixed random sample) scored for the train loss at each evaluation.
