@@ -2,7 +2,7 @@
 
 Both run the same training step of a recipe (``--recipe``: its optimiser, batch size and, for
 the default recipe, its dropout, which the wrapper applies through a hook point and the plain
-module through an ordinary torch forward hook on the same submodule) on the same data, in
+module through a bare function at the same place of its forward) on the same data, in
 alternating rounds so drift of a shared, noisy machine hits both alike. The figure to quote is
 the median of the per-round ratios (wrapped / plain throughput; target >= 0.97). Also shown: the
 wrapper with a statistics recorder attached on every step (the worst case; training attaches it
@@ -33,8 +33,9 @@ from interp.recording import StatsSink, record  # noqa: E402
 from interp.training import fast_dropout  # noqa: E402
 
 
-def steps_per_second(model, x, y, steps: int, recipe: Recipe, attach=None) -> float:
+def steps_per_second(model, x, y, steps: int, recipe: Recipe, attach=None, forward=None) -> float:
     opt = recipe.make_optimizer(model.parameters())
+    forward = forward or model
     batch = recipe.batch_size
     gen = torch.Generator().manual_seed(0)
     t0 = time.perf_counter()
@@ -42,9 +43,9 @@ def steps_per_second(model, x, y, steps: int, recipe: Recipe, attach=None) -> fl
         ix = torch.randint(0, len(y), (batch,), generator=gen)
         if attach is not None:
             with attach():
-                logits = model(x[ix])
+                logits = forward(x[ix])
         else:
-            logits = model(x[ix])
+            logits = forward(x[ix])
         loss = F.cross_entropy(logits, y[ix])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -68,15 +69,22 @@ def main() -> None:
     plain = models.build_preset(args.preset)
     wrapped = HookedModel(copy.deepcopy(plain))
     sink = StatsSink()
-    if recipe.dropout:  # the same dropout on both sides: a hook point vs a plain torch hook
+    plain_forward = plain
+    if recipe.dropout:  # the same dropout on both sides: a hook point vs a bare function
 
         def dropout(activation, hook):
             return fast_dropout(activation, recipe.dropout, training=hook.training)
 
         wrapped.add_hook(recipe.dropout_at.split(","), dropout)
-        modules = dict(plain.named_modules())
-        for name in wrapped.resolve_names(recipe.dropout_at.split(",")):
-            modules[name].register_forward_hook(lambda m, i, out: dropout(out, m))
+        targets = set(wrapped.resolve_names(recipe.dropout_at.split(",")))
+
+        def tap(name, x):
+            return (
+                fast_dropout(x, recipe.dropout, training=plain.training) if name in targets else x
+            )
+
+        def plain_forward(idx):
+            return plain(idx, tap=tap)
 
     def attach_stats():
         return record(wrapped, sink)
@@ -86,15 +94,15 @@ def main() -> None:
         f"{args.preset}, recipe {recipe.name}: {args.rounds} rounds of {args.steps} training "
         f"steps (batch {recipe.batch_size}, {recipe.optimizer}, dropout {recipe.dropout})"
     )
-    steps_per_second(plain, x, y, 30, recipe)  # warm-up
+    steps_per_second(plain, x, y, 30, recipe, forward=plain_forward)  # warm-up
     steps_per_second(wrapped, x, y, 30, recipe)
     ratios, ratios_rec, rates = [], [], []
     for i in range(args.rounds):  # alternate the order so neither side always runs first
         if i % 2:
             w = steps_per_second(wrapped, x, y, args.steps, recipe)
-            p = steps_per_second(plain, x, y, args.steps, recipe)
+            p = steps_per_second(plain, x, y, args.steps, recipe, forward=plain_forward)
         else:
-            p = steps_per_second(plain, x, y, args.steps, recipe)
+            p = steps_per_second(plain, x, y, args.steps, recipe, forward=plain_forward)
             w = steps_per_second(wrapped, x, y, args.steps, recipe)
         r = steps_per_second(wrapped, x, y, args.steps, recipe, attach=attach_stats)
         rates.append(p)

@@ -31,7 +31,7 @@ from interp import checkpoint as ckpt
 from interp.errors import InterpError
 from interp.evaluate import split_losses
 from interp.figures import NULL_COLOUR, OKABE_ITO, new_figure, save_figure
-from interp.recipes import DEFAULT_RECIPE
+from interp.recipes import DEFAULT_RECIPE, get_recipe
 from models import PAIRS
 
 #: The four presets of the comparison: (flat, hierarchical) pairs at two parameter budgets.
@@ -97,7 +97,8 @@ def train_grid(
             argv += ["--resume"]
         else:
             argv += ["--preset", run.preset, "--seed", str(run.seed), "--recipe", recipe]
-            argv += ["--snapshots", "none"]
+            total = steps if steps is not None else get_recipe(recipe).steps
+            argv += ["--snapshots", "none", "--eval-every", str(max(total // 40, 1))]
             if steps is not None:
                 argv += ["--steps", str(steps)]
         if data is not None:
@@ -224,10 +225,12 @@ def findings(summary: dict[str, Any]) -> list[str]:
         if math.isnan(p):
             verdict = f"no test is possible with {counts}"
         elif p < 0.05:
-            verdict = f"p = {p:.3f}, Welch's t-test over {counts}: a real difference"
+            verdict = (
+                f"{format_p(p)}, Welch's t-test over {counts}: larger than seed-to-seed variation"
+            )
         else:
             verdict = (
-                f"p = {p:.2f}, Welch's t-test over {counts}: not distinguishable from "
+                f"{format_p(p)}, Welch's t-test over {counts}: not distinguishable from "
                 "seed-to-seed variation"
             )
         out.append(
@@ -235,6 +238,10 @@ def findings(summary: dict[str, Any]) -> list[str]:
             f"({verdict})."
         )
     return out
+
+
+def format_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
@@ -253,7 +260,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
 
 def plot(summary: dict[str, Any], out_dir: Path, formats: Sequence[str]) -> list[Path]:
     """Val-loss learning curves (mean over seeds, min–max band) and final val loss per seed."""
-    fig, (curves, finals) = new_figure(1, 2, size=(8.0, 3.4))
+    fig, (curves, finals) = new_figure(1, 2, size=(9.0, 3.8))
     presets = list(summary["table"])
     for preset in presets:
         runs = [r for r in summary["runs"] if r["preset"] == preset]
@@ -273,38 +280,35 @@ def plot(summary: dict[str, Any], out_dir: Path, formats: Sequence[str]) -> list
     lows = [r["losses"]["val"] for r in summary["runs"]]
     curves.set_ylim(min(lows) - 0.02, min(lows) + 0.25)
     curves.legend(frameon=False)
-    curves.set_title("Val loss during training (line = seed mean, band = min–max)")
+    curves.set_title("Val loss during training\n(line = mean of seeds, band = min–max)")
     for i, preset in enumerate(presets):
         row = summary["table"][preset]
         vals = [r["losses"]["val"] for r in summary["runs"] if r["preset"] == preset]
         colour = COLOURS.get(preset, NULL_COLOUR)
         finals.scatter([i] * len(vals), vals, color=colour, s=18, zorder=3)
         finals.errorbar(
-            i + 0.15,
-            row["val"]["mean"],
-            yerr=row["val"]["std"],
-            fmt="_",
-            color="black",
-            capsize=3,
-            ms=10,
-        )
+            i + 0.15, row["val"]["mean"], yerr=row["val"]["std"], fmt="_", color="black",
+            capsize=3, ms=10,
+        )  # fmt: skip
     finals.set_xticks(
         range(len(presets)), [f"{p}\n{summary['table'][p]['params']:,}" for p in presets]
     )
     finals.set_xlim(-0.5, len(presets) - 0.5)
     finals.set_ylabel("final val loss (nats per character)")
-    finals.set_title(_finals_title(summary))
+    finals.set_title("Final val loss per seed\n(bar = mean ± std)")
+    fig.suptitle(headline(summary))
     return save_figure(fig, out_dir, "compare", formats)
 
 
-def _finals_title(summary: dict[str, Any]) -> str:
+def headline(summary: dict[str, Any]) -> str:
+    """Which model is lower at each budget, by how much, and whether seeds could explain it."""
     parts = []
     for test in summary["tests"]:
-        budget = summary["table"][test["hierarchical"]]["params"] / 1000
+        budget = test["hierarchical"].rsplit("-", 1)[-1]
         p, diff = test["p"], test["val_difference"]
         lower = test["hierarchical"] if diff > 0 else test["flat"]
         if not math.isnan(p) and p < 0.05:
-            parts.append(f"{budget:.0f}k: {lower} lower by {abs(diff):.3f} (p = {p:.3f})")
+            parts.append(f"{budget}: {lower} lower by {abs(diff):.3f} nats ({format_p(p)})")
         else:
-            parts.append(f"{budget:.0f}k: a tie within seed noise (Δ {abs(diff):.3f})")
-    return "Final val loss per seed (bar = mean ± std)\n" + "; ".join(parts)
+            parts.append(f"{budget}: a tie within seed noise (Δ {abs(diff):.3f} nats)")
+    return "; ".join(parts) or "Final val loss per preset"
