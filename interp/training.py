@@ -72,10 +72,11 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
     """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
 
     On CPU the mask comes from 15 random bits per element (two elements per random int32) and
-    is applied in one multiplication each way, about 3x faster than ``F.dropout``, whose
-    per-element Bernoulli draws were a fifth of a training step here; ``p`` is rounded to a
-    multiple of 1/32768. Other devices use ``F.dropout``. Both draw from torch's global
-    generator, so a seed (and a resumed run) gives the same masks.
+    is applied in one multiplication each way: forward and backward of a (1024, 4, 128) tensor
+    take 1.5 ms against 3.0 ms for ``F.dropout``, whose per-element Bernoulli draws were a tenth
+    of a training step here; ``p`` is rounded to a multiple of 1/32768. Other devices use
+    ``F.dropout``. Both draw from torch's global generator, so a seed (and a resumed run) gives
+    the same masks.
     """
     if not training or p == 0:
         return x
