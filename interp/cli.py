@@ -227,7 +227,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     summary = compare.summarise(runs)
-    atomic_write_json(out / "compare.json", summary)
+    atomic_write_json(out / "compare.json", compare.to_json(summary))
     table = compare.markdown_table(summary)
     atomic_write_text(
         out / "compare.md",

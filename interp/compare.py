@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,12 +60,19 @@ def grid(out: Path, presets: Sequence[str], seeds: Sequence[int]) -> list[GridRu
     return [GridRun(p, s, Path(out) / "runs" / f"{p}-seed{s}") for p in presets for s in seeds]
 
 
-def _is_finished(run_dir: Path) -> bool:
-    try:
-        config = ckpt.read_config(run_dir, require=("recipe",))
-    except InterpError:
-        return False
-    return config.get("step") == config["recipe"]["steps"]
+def _state(run_dir: Path, recipe: str, steps: int) -> str:
+    """``"new"``, ``"partial"`` (resume it) or ``"finished"`` (reuse it); a run of other
+    settings raises, so one table never mixes recipes or lengths."""
+    if not (run_dir / ckpt.CONFIG).is_file():
+        return "new"
+    config = ckpt.read_config(run_dir, require=("recipe",))
+    have = (config["recipe"].get("name"), config["recipe"].get("steps"))
+    if have != (recipe, steps):
+        raise CompareError(
+            f"{run_dir}: trained with recipe {have[0]!r} for {have[1]} steps, but this comparison "
+            f"asks for {recipe!r} for {steps}; use another --out, or delete that run"
+        )
+    return "finished" if config.get("step") == steps else "partial"
 
 
 def train_grid(
@@ -85,7 +93,8 @@ def train_grid(
     of each is kept beside its run directory (``{run}.log``).
     """
     runs = grid(Path(out), presets, seeds)
-    todo = [r for r in runs if not _is_finished(r.run_dir)]
+    total = steps if steps is not None else get_recipe(recipe).steps
+    todo = [r for r in runs if _state(r.run_dir, recipe, total) != "finished"]
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), unit="run", disable=not progress)
     bar.set_description("compare")
 
@@ -96,8 +105,9 @@ def train_grid(
         if (run.run_dir / ckpt.TRAINER_STATE).is_file():
             argv += ["--resume"]
         else:
+            if run.run_dir.exists():  # a start that never reached its first checkpoint
+                shutil.rmtree(run.run_dir)
             argv += ["--preset", run.preset, "--seed", str(run.seed), "--recipe", recipe]
-            total = steps if steps is not None else get_recipe(recipe).steps
             argv += ["--snapshots", "none", "--eval-every", str(max(total // 40, 1))]
             if steps is not None:
                 argv += ["--steps", str(steps)]
@@ -108,16 +118,19 @@ def train_grid(
             code = subprocess.call(argv, stdout=f, stderr=subprocess.STDOUT, env=_child_env())
         if code != 0:
             raise CompareError(
-                f"{run.run_dir}: training failed (exit {code}); see {log}. Run the same "
-                "command again to resume the runs that were cut short"
+                f"{run.run_dir}: training failed (exit {code}); see {log}. Finished runs are "
+                "kept: run the same command again once it is fixed"
             )
         return run
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         for future in as_completed([pool.submit(one, r) for r in todo]):
-            future.result()
+            future.result()  # the first failure stops the grid: queued runs are cancelled
             bar.update(1)
-    bar.close()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
     return runs
 
 
@@ -206,6 +219,17 @@ def welch(flat: str, hier: str, per_run: Sequence[dict[str, Any]]) -> dict[str, 
     else:
         t, p = math.nan, math.nan
     return {"flat": flat, "hierarchical": hier, "val_difference": diff, "t": t, "p": p}
+
+
+def to_json(obj: Any) -> Any:
+    """``obj`` with NaN (no test, no wall time) as null, so the JSON is strict."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_json(v) for v in obj]
+    return obj
 
 
 def findings(summary: dict[str, Any]) -> list[str]:
@@ -307,7 +331,9 @@ def headline(summary: dict[str, Any]) -> str:
         budget = test["hierarchical"].rsplit("-", 1)[-1]
         p, diff = test["p"], test["val_difference"]
         lower = test["hierarchical"] if diff > 0 else test["flat"]
-        if not math.isnan(p) and p < 0.05:
+        if math.isnan(p):
+            parts.append(f"{budget}: {lower} lower by {abs(diff):.3f} nats (one seed: no test)")
+        elif p < 0.05:
             parts.append(f"{budget}: {lower} lower by {abs(diff):.3f} nats ({format_p(p)})")
         else:
             parts.append(f"{budget}: a tie within seed noise (Δ {abs(diff):.3f} nats)")

@@ -58,13 +58,16 @@ class HookPoint(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
-    def add_hook(self, fn: HookFn) -> RemovableHandle:
-        """Call ``fn(activation, hook=self)`` on every forward; a returned tensor replaces it."""
+    def add_hook(self, fn: HookFn, prepend: bool = False) -> RemovableHandle:
+        """Call ``fn(activation, hook=self)`` on every forward; a returned tensor replaces it.
+
+        Hooks run in the order they were added; ``prepend=True`` runs this one before the others
+        (a reader that must see the activation before a training-time intervention)."""
 
         def forward_hook(module: nn.Module, inputs: tuple, output: torch.Tensor):
             return fn(output, hook=self)
 
-        return self.register_forward_hook(forward_hook)
+        return self.register_forward_hook(forward_hook, prepend=prepend)
 
     def extra_repr(self) -> str:
         return self.name
@@ -176,9 +179,14 @@ class HookedModel(nn.Module):
     def resolve_names(self, names_filter: NamesFilter) -> list[str]:
         return resolve_names(names_filter, self.hook_names)
 
-    def add_hook(self, names_filter: NamesFilter, fn: HookFn) -> list[RemovableHandle]:
+    def add_hook(
+        self, names_filter: NamesFilter, fn: HookFn, prepend: bool = False
+    ) -> list[RemovableHandle]:
         """Attach ``fn`` to every selected hook point; returns the handles to remove it."""
-        return [self.hook_dict[n].add_hook(fn) for n in self.resolve_names(names_filter)]
+        return [
+            self.hook_dict[n].add_hook(fn, prepend=prepend)
+            for n in self.resolve_names(names_filter)
+        ]
 
     def reset_hooks(self) -> None:
         """Remove every hook from every hook point."""
@@ -186,12 +194,16 @@ class HookedModel(nn.Module):
             hp._forward_hooks.clear()
 
     @contextlib.contextmanager
-    def hooks(self, fwd_hooks: Iterable[tuple[NamesFilter, HookFn]]) -> Iterator[HookedModel]:
-        """Attach ``[(filter, fn), ...]`` for the ``with`` block; removed even on an exception."""
+    def hooks(
+        self, fwd_hooks: Iterable[tuple[NamesFilter, HookFn]], prepend: bool = False
+    ) -> Iterator[HookedModel]:
+        """Attach ``[(filter, fn), ...]`` for the ``with`` block; removed even on an exception.
+
+        ``prepend=True`` runs them before hooks already attached."""
         handles: list[RemovableHandle] = []
         try:
             for names_filter, fn in fwd_hooks:
-                handles += self.add_hook(names_filter, fn)
+                handles += self.add_hook(names_filter, fn, prepend=prepend)
             yield self
         finally:
             for h in handles:

@@ -45,7 +45,7 @@ class Recipe:
     def lr_at(self, step: int) -> float:
         if self.schedule == "step":
             return self.lr if step < self.decay_at * self.steps else self.lr_final
-        warm = self.warmup * self.steps
+        warm = math.ceil(self.warmup * self.steps)  # whole steps: never above the peak
         if step < warm:
             return self.lr * (step + 1) / warm
         done = (step - warm) / max(self.steps - 1 - warm, 1)

@@ -41,17 +41,20 @@ class ActivationCache(dict):
 
 
 @contextlib.contextmanager
-def record(model: HookedModel, sink: Sink, names_filter: NamesFilter = None) -> Iterator[Sink]:
+def record(
+    model: HookedModel, sink: Sink, names_filter: NamesFilter = None, prepend: bool = False
+) -> Iterator[Sink]:
     """Send every selected activation to ``sink(name, tensor)`` during the ``with`` block.
 
     The hooks only read: activations pass through unchanged. They are removed on exit, also when
-    the block raises.
+    the block raises. ``prepend=True`` reads each activation before the hooks already attached
+    change it (training records its statistics before the dropout hook).
     """
 
     def hook(x: torch.Tensor, hook) -> None:
         sink(hook.name, x)
 
-    with model.hooks([(names_filter, hook)]):
+    with model.hooks([(names_filter, hook)], prepend=prepend):
         yield sink
 
 

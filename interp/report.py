@@ -231,10 +231,11 @@ def to_markdown(report: dict[str, Any], out: Path) -> str:
         lines += [s["finding"], ""]
         for png in _pngs(s):
             rel = png.relative_to(out) if png.is_relative_to(out) else png
+            written = set(s["figures"])  # this run's files only, never a stale one
             vectors = [
                 str(rel.with_suffix(ext))
                 for ext in (".svg", ".pdf")
-                if png.with_suffix(ext).exists()
+                if str(png.with_suffix(ext)) in written
             ]
             lines.append(f"![{_caption(str(png))}]({rel})")
             if vectors:

@@ -95,9 +95,13 @@ class NpyAppender:
         header = _npy_header(shape, self.dtype)
         self.nbytes = len(header) + int(np.prod(shape)) * self.dtype.itemsize
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.write(self.fd, header)
-        if hasattr(os, "posix_fallocate") and self.nbytes > len(header):
-            os.posix_fallocate(self.fd, len(header), self.nbytes - len(header))
+        try:
+            os.write(self.fd, header)
+            if hasattr(os, "posix_fallocate") and self.nbytes > len(header):
+                os.posix_fallocate(self.fd, len(header), self.nbytes - len(header))
+        except BaseException:
+            os.close(self.fd)  # a full disk must not leave an open, preallocated file behind
+            raise
         self.direct = False
         if direct and hasattr(os, "O_DIRECT"):
             self._reopen(direct=True)
@@ -203,7 +207,7 @@ class DiskSink:
             w = loads.index(min(loads))
             self.worker_of[name] = w
             loads[w] += _row_bytes(appender)
-        # At most about two batches of every hook point wait for the disk.
+        # Each writer queues at most about two batches of every hook point.
         self.queues: list[queue.Queue] = [
             queue.Queue(maxsize=2 * len(appenders) + 1) for _ in loads
         ]
@@ -375,16 +379,17 @@ def record_split(
     _remove_leftovers(out)
     tmp = _temp_name(out, "partial")
     sink = None
+    opened: list[NpyAppender] = []  # closed on any failure, so no descriptor pins the space
     try:
         tmp.mkdir()
         for name, array in (("contexts", x.numpy()), ("targets", y.numpy())):
             inputs = NpyAppender(tmp / f"{name}.npy", array.shape, array.dtype)
+            opened.append(inputs)
             inputs.append(array)
             inputs.close()
-        appenders = {
-            name: NpyAppender(tmp / f"{name}.npy", shapes[name], np_dtype) for name in names
-        }
-        sink = DiskSink(appenders)
+        for name in names:
+            opened.append(NpyAppender(tmp / f"{name}.npy", shapes[name], np_dtype))
+        sink = DiskSink({name: a for name, a in zip(names, opened[2:], strict=True)})
         model.eval()
         with (
             tqdm(
@@ -437,6 +442,8 @@ def record_split(
     finally:
         if sink is not None:
             sink.abort()
+        for appender in opened:
+            appender.abort()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return ActivationStore(out)

@@ -74,10 +74,13 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
     On CPU the mask comes from 15 random bits per element (two elements per random int32) and
     is applied in one multiplication each way: forward and backward of a (1024, 4, 128) tensor
     take 1.5 ms against 3.0 ms for ``F.dropout``, whose per-element Bernoulli draws were a tenth
-    of a training step here; ``p`` is rounded to a multiple of 1/32768. Other devices use
-    ``F.dropout``. Both draw from torch's global generator, so a seed (and a resumed run) gives
-    the same masks.
+    of a training step here; ``p`` is rounded to a multiple of 1/32768. It draws from torch's
+    CPU generator, which the trainer state saves, so a seed and a resumed run give the same
+    masks. Other devices use ``F.dropout``, whose generator the trainer state does not save: a
+    resumed GPU run draws other masks.
     """
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if not training or p == 0:
         return x
     if x.device.type != "cpu":
@@ -85,7 +88,7 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
     n = x.numel()
     bits = torch.empty((n + 1) // 2, dtype=torch.int32).random_()  # 31 uniform bits each
     uniform = torch.cat([bits & 0x7FFF, bits >> 16])[:n].view(x.shape)  # 0..32767
-    threshold = round(p * 32768)
+    threshold = min(round(p * 32768), 32767)
     mask = (uniform >= threshold).to(x.dtype).mul_(32768 / (32768 - threshold))
     return _MaskedScale.apply(x, mask)
 
@@ -502,7 +505,8 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             ix = ix.to(device, non_blocking=True)
             xb, yb = x_train[ix], y_train[ix]
             if step % stats_every == 0:
-                with record(hooked, stats, t["stats_hooks"]):
+                # Prepended: the statistics describe the model's activations, not dropout's.
+                with record(hooked, stats, t["stats_hooks"], prepend=True):
                     logits = hooked(xb)
                 metrics.log(step=step, kind="activations", stats=stats.pop())
             else:

@@ -78,3 +78,19 @@ def test_a_failed_run_names_its_log(tmp_path, tiny_corpus_path):
     with pytest.raises(compare.CompareError, match=r"training failed .* see .*\.log"):
         compare.train_grid(tmp_path / "out", str(bad), presets=("mlp-22k",), seeds=(0,),
                            steps=5, progress=False)  # fmt: skip
+
+
+def test_compare_refuses_to_mix_recipes_in_one_folder(grid_out, tiny_corpus_path):
+    with pytest.raises(compare.CompareError, match="use another --out"):
+        compare.train_grid(grid_out, str(tiny_corpus_path), presets=PAIR, seeds=(0,),
+                           recipe="karpathy", steps=40, progress=False)  # fmt: skip
+
+
+def test_one_seed_is_no_test_and_the_json_stays_strict():
+    runs = [
+        {"preset": p, "losses": {"val": v}} for p, v in (("mlp-22k", 2.0), ("wavenet-22k", 2.1))
+    ]
+    test = compare.welch("mlp-22k", "wavenet-22k", runs)
+    summary = {"tests": [test], "table": {}}
+    assert "no test" in compare.headline(summary)
+    json.dumps(compare.to_json(test), allow_nan=False)

@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -90,3 +91,24 @@ def test_devices():
 def test_karpathy_recipe_is_the_lectures():
     assert (KARPATHY.optimizer, KARPATHY.batch_size, KARPATHY.steps) == ("sgd", 32, 200_000)
     assert KARPATHY.lr_at(0) == 0.1 and math.isclose(KARPATHY.lr_at(150_000), 0.01)
+
+
+@pytest.mark.parametrize("steps", [50, 150, 1000])
+def test_warmup_never_exceeds_the_peak(steps):
+    recipe = DEFAULT.with_overrides(steps=steps)
+    rates = [recipe.lr_at(s) for s in range(steps)]
+    assert max(rates) == pytest.approx(recipe.lr) and rates[0] <= recipe.lr
+
+
+def test_training_statistics_are_read_before_dropout(tmp_path, tiny_corpus_path):
+    def stats_at_step_0(dropout):
+        recipe = DEFAULT.with_overrides(steps=1, dropout=dropout)
+        out = tmp_path / f"d{dropout}"
+        train(out, read_corpus(tiny_corpus_path), recipe=recipe, progress=False, stats_every=1,
+              snapshots="none", **TINY)  # fmt: skip
+        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        (row,) = [r for r in rows if r["kind"] == "activations"]
+        return row["stats"]["levels.0.hook_post"]
+
+    # Same seed, so same weights and batch: statistics cannot depend on the dropout rate.
+    assert stats_at_step_0(0.0) == stats_at_step_0(0.5)

@@ -364,3 +364,19 @@ def test_appender_falls_back_when_direct_writes_are_refused(tmp_path, monkeypatc
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), data)
     assert appender.direct is False
     assert len(refused) == (1 if opened_direct else 0)  # refused once, then the page cache
+
+
+def test_a_failed_preallocation_closes_its_file(tmp_path, monkeypatch):
+    import os
+
+    from interp import store as store_module
+
+    def no_space(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module.os, "posix_fallocate", no_space, raising=False)
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    with pytest.raises(OSError):
+        NpyAppender(tmp_path / "a.npy", (1000, 4), np.dtype(np.float32))
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
