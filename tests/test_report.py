@@ -105,3 +105,20 @@ def test_runs_without_snapshots_or_a_second_kind_still_render(tmp_path, tiny_cor
 def test_report_cli_refuses_unknown_sections(tiny_runs, tmp_path, capsys):
     assert main(["report", *map(str, tiny_runs), "--out", str(tmp_path), "--only", "vibes"]) == 2
     assert "unknown vibes" in capsys.readouterr().err
+
+
+def test_demo_trains_the_pair_and_ends_with_the_report_path(tmp_path, tiny_corpus_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--data", str(tiny_corpus_path), "--steps", "100", "--quiet"]
+    assert main(argv) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    html = out / "report" / "report.html"
+    assert last == f"report: {html.absolute()}" and html.is_file()
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert [r["preset"] for r in report["runs"]] == ["mlp-22k", "wavenet-22k"]
+    assert all("finding" in s for s in report["sections"])  # every analysis ran
+    # Running it again reuses the trained runs.
+    weights = out / "runs" / "mlp-22k" / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    assert main([*argv, "--quiet"]) == 0
+    assert weights.stat().st_mtime_ns == before
