@@ -16,14 +16,17 @@ from interp.errors import InterpError, TrainingInterrupted
 
 EPILOG = """\
 examples:
+  interp demo                                         # train, analyse, report: a few minutes
   interp data --json                                  # the built-in corpus (US SSA names, 2017)
-  interp train --preset wavenet-76k --steps 20000 --out runs/wn
+  interp train --preset wavenet-76k --out runs/wn     # the default recipe
   interp train --preset mlp-22k --recipe karpathy --data names.txt --out runs/mlp
   interp eval runs/wn --json
   interp sample runs/wn -n 10
   interp hooks runs/wn
   interp record runs/wn --split val --hooks 'levels.*.hook_post' --out stores/wn-val
   interp analyze cancellation runs/mlp runs/wn --out results/cancellation
+  interp report runs/mlp runs/wn --out report
+  interp compare --data names.txt --out results/compare   # 4 presets x 3 seeds
 """
 
 
