@@ -184,6 +184,23 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     atomic_write_json(Path(run_dir) / CONFIG, config)
 
 
+def run_progress(run_dir: str | Path) -> dict[str, Any] | None:
+    """What decides whether a run can be reused: ``{"recipe", "steps", "step", "seed",
+    "data_sha256"}`` (recipe name, planned steps, step reached); None where ``run_dir`` holds
+    no readable ``config.json``."""
+    try:
+        config = json.loads((Path(run_dir) / CONFIG).read_text())
+        return {
+            "recipe": config["recipe"]["name"],
+            "steps": config["recipe"]["steps"],
+            "step": config["step"],
+            "seed": config["seed"],
+            "data_sha256": config["data"]["sha256"],
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def read_config(run_dir: str | Path, require: tuple[str, ...] = ()) -> dict[str, Any]:
     """``config.json`` of a run directory, with clear errors for anything else.
 

@@ -63,16 +63,16 @@ def grid(out: Path, presets: Sequence[str], seeds: Sequence[int]) -> list[GridRu
 def _state(run_dir: Path, recipe: str, steps: int) -> str:
     """``"new"``, ``"partial"`` (resume it) or ``"finished"`` (reuse it); a run of other
     settings raises, so one table never mixes recipes or lengths."""
-    if not (run_dir / ckpt.CONFIG).is_file():
+    progress = ckpt.run_progress(run_dir)
+    if progress is None:
         return "new"
-    config = ckpt.read_config(run_dir, require=("recipe",))
-    have = (config["recipe"].get("name"), config["recipe"].get("steps"))
+    have = (progress["recipe"], progress["steps"])
     if have != (recipe, steps):
         raise CompareError(
             f"{run_dir}: trained with recipe {have[0]!r} for {have[1]} steps, but this comparison "
             f"asks for {recipe!r} for {steps}; use another --out, or delete that run"
         )
-    return "finished" if config.get("step") == steps else "partial"
+    return "finished" if progress["step"] == steps else "partial"
 
 
 def train_grid(

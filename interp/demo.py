@@ -6,7 +6,6 @@ and the notebooks.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -60,16 +59,5 @@ def train_pair(
 
 
 def _finished(run_dir: Path, steps: int, seed: int, sha256: str) -> bool:
-    path = run_dir / ckpt.CONFIG
-    if not path.is_file():
-        return False
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    return (
-        config.get("step") == steps
-        and config.get("seed") == seed
-        and config.get("data", {}).get("sha256") == sha256
-        and config.get("recipe", {}).get("steps") == steps
-    )
+    expected = {"recipe": DEFAULT.name, "steps": steps, "step": steps, "seed": seed}
+    return ckpt.run_progress(run_dir) == {**expected, "data_sha256": sha256}
