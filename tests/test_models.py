@@ -75,3 +75,19 @@ def test_batchnorm_uses_batch_and_group_axes():
     var = pre.var(dim=(0, 1), unbiased=False)
     expected = torch.tanh((pre - mean) / torch.sqrt(var + 1e-5))
     torch.testing.assert_close(level(h), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_tanh_is_torch_tanh_forward_and_backward():
+    from models.levelled import SIGMOID_TANH_MIN, tanh
+
+    # large enough to take the sigmoid form
+    x = (torch.randn(SIGMOID_TANH_MIN) * 4).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    y, y_ref = tanh(x), torch.tanh(x_ref)
+    assert (y - y_ref).abs().max() < 3e-7
+    assert y.abs().max() <= 1
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    y_ref.backward(grad)
+    assert torch.allclose(x.grad, x_ref.grad, atol=1e-6)
+    assert y.grad_fn is not None and "SigmoidTanh" in type(y.grad_fn).__name__
