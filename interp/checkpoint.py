@@ -123,11 +123,15 @@ def save_trainer_state(
     batch_generator: torch.Generator,
     step: int,
     loop_state: dict[str, Any] | None = None,
+    average: torch.nn.Module | None = None,
 ) -> None:
     """Everything needed to continue training bit-exactly, in one atomically written file.
 
-    ``loop_state`` is any JSON-serialisable state of the training loop (running averages)."""
+    ``loop_state`` is any JSON-serialisable state of the training loop (running averages);
+    ``average`` is the weight average's module, for recipes with ``ema``."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    if average is not None:
+        tensors |= {f"average.{k}": v for k, v in average.state_dict().items()}
     opt = optimizer.state_dict()
     scalars: dict[str, Any] = {}
     for pid, state in opt["state"].items():
@@ -154,9 +158,18 @@ def load_trainer_state(
     model: LevelledModel,
     optimizer: torch.optim.Optimizer,
     batch_generator: torch.Generator,
+    average: torch.nn.Module | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Restore :func:`save_trainer_state`'s file; returns the step and the loop state."""
     tensors, metadata = _load_tensors(path)
+    if average is not None:
+        saved = {k[8:]: v for k, v in tensors.items() if k.startswith("average.")}
+        if not saved:
+            raise CheckpointError(
+                f"{path}: holds no weight average, but the run's recipe keeps one (ema); the "
+                "file is from another version or recipe: start the run again"
+            )
+        _load_state(path, average, saved)
     if metadata.get("optimizer") != type(optimizer).__name__:
         raise CheckpointError(
             f"{path}: saved with optimizer {metadata.get('optimizer')!r}, "

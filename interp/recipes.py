@@ -27,6 +27,11 @@ class Recipe:
     (names or globs, comma-separated)
     while training, through a hook: the model definition and its parameters are untouched, and
     evaluation (eval mode) sees no dropout.
+
+    ``ema`` > 0 keeps an exponential moving average of the weights with that decay per step
+    (:class:`~interp.averaging.WeightAverage`), and the average is the run's model: evaluations,
+    snapshots, ``model.safetensors`` and the model :func:`~interp.training.train` returns. The
+    trainer state keeps the raw weights too, to resume from.
     """
 
     name: str
@@ -41,6 +46,7 @@ class Recipe:
     warmup: float = 0.0
     dropout: float = 0.0
     dropout_at: str = "levels.*.hook_post"
+    ema: float = 0.0
 
     def lr_at(self, step: int) -> float:
         if self.schedule == "step":
@@ -79,6 +85,8 @@ class Recipe:
             )
         if not 0 <= recipe.dropout < 1:
             raise ConfigError(f"dropout is a fraction in [0, 1), got {recipe.dropout}")
+        if not 0 <= recipe.ema < 1:
+            raise ConfigError(f"ema is a decay per step in [0, 1) (0: off), got {recipe.ema}")
         if not 0 <= recipe.warmup < 1:
             raise ConfigError(f"warmup is a fraction of the steps in [0, 1), got {recipe.warmup}")
         return recipe
@@ -96,7 +104,8 @@ KARPATHY = Recipe("karpathy")
 
 #: The toolkit's default (see the README's "Training" section for why each choice):
 #: AdamW with a short warm-up and a cosine decay, batch 1024, light weight decay, and dropout
-#: on each level's output through a training-only hook.
+#: on each level's output through a training-only hook; the run's model is the moving average of
+#: its weights over roughly the last 200 steps.
 DEFAULT = Recipe(
     "default",
     optimizer="adamw",
@@ -108,6 +117,7 @@ DEFAULT = Recipe(
     steps=10_000,
     weight_decay=0.01,
     dropout=0.1,
+    ema=0.995,
 )
 DEFAULT_RECIPE = DEFAULT.name
 

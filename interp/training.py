@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 import models
 from interp import checkpoint as ckpt
+from interp.averaging import WeightAverage
 from interp.data import SPLIT_SEED, Corpus, Dataset, load_corpus, make_dataset
 from interp.errors import (
     CheckpointError,
@@ -334,7 +335,9 @@ def train(
     ``resume=True`` everything but ``corpus``, ``progress`` and ``device`` is read back from
     ``run_dir``. ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``) is where the model and data
     live while training; checkpoints are always written from CPU copies, so a run trained on a
-    GPU is analysed anywhere.
+    GPU is analysed anywhere. Where the recipe keeps a weight average (``ema``), the average is
+    the run's model: the evaluations score it, snapshots and ``model.safetensors`` hold it, and
+    it is the model returned.
     ``corpus`` defaults to the built-in one (or, on resume, the run's own). Every setting is
     checked before anything is written.
 
@@ -434,12 +437,23 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
     else:
         dropout_handles = []
     optimizer = recipe.make_optimizer(model.parameters())
+    # The run's model: the moving average of the weights where the recipe keeps one (it is
+    # what evaluations score and what snapshots and model.safetensors hold), else the weights.
+    average = WeightAverage(model, recipe.ema) if recipe.ema > 0 else None
+    run_model = average.module if average else model
+    scored = HookedModel(run_model) if average else hooked
     batches = torch.Generator().manual_seed(config["seed"])
     start, loop = 0, {"running": 0.0, "n_running": 0, "metrics_bytes": 0}
     if setup.resume:
         start, loop = ckpt.load_trainer_state(
-            run_dir / ckpt.TRAINER_STATE, model, optimizer, batches
+            run_dir / ckpt.TRAINER_STATE,
+            model,
+            optimizer,
+            batches,
+            average=average.module if average else None,
         )
+        if average:
+            average.updates = loop.get("average_updates", start)
     metrics_path = run_dir / ckpt.METRICS
     size = metrics_path.stat().st_size if metrics_path.exists() else 0
     metrics = _Metrics(metrics_path, truncate_to=min(loop.get("metrics_bytes", size), size))
@@ -467,15 +481,23 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             "metrics_bytes": metrics.flush(),
             "seconds": seconds(),
         }
+        if average:
+            state["average_updates"] = average.updates
         ckpt.save_trainer_state(
-            run_dir / ckpt.TRAINER_STATE, model, optimizer, batches, step, state
+            run_dir / ckpt.TRAINER_STATE,
+            model,
+            optimizer,
+            batches,
+            step,
+            state,
+            average=average.module if average else None,
         )
-        ckpt.save_model(run_dir / ckpt.MODEL, model, step)
+        ckpt.save_model(run_dir / ckpt.MODEL, run_model, step)
         ckpt.write_config(run_dir, {**config, "step": step})
 
     if not setup.resume:
         if 0 in snapshot_steps:
-            ckpt.save_model(ckpt.snapshot_path(run_dir, 0), model, 0)
+            ckpt.save_model(ckpt.snapshot_path(run_dir, 0), run_model, 0)
         save_checkpoint(0)
 
     x_train, y_train = data.x["train"].to(device), data.y["train"].to(device)
@@ -523,6 +545,8 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average:
+                average.update(model)
             step += 1
             running, n_running = running + value, n_running + 1
             if step % log_every == 0 or step == recipe.steps:
@@ -531,11 +555,11 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
                 bar.update(step - bar.n)
                 running, n_running = 0.0, 0
             if step in snapshot_steps:
-                ckpt.save_model(ckpt.snapshot_path(run_dir, step), model, step)
+                ckpt.save_model(ckpt.snapshot_path(run_dir, step), run_model, step)
             if step % eval_every == 0 or step == recipe.steps:
                 losses = {
-                    "train": mean_loss(hooked, x_sample, y_sample),
-                    "val": mean_loss(hooked, data.x["val"], data.y["val"]),
+                    "train": mean_loss(scored, x_sample, y_sample),
+                    "val": mean_loss(scored, data.x["val"], data.y["val"]),
                 }
                 metrics.log(
                     step=step,
@@ -557,9 +581,10 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
         bar.close()
         metrics.close()
     elapsed = seconds()
-    hooked.eval()
-    losses = {s: mean_loss(hooked, data.x[s], data.y[s]) for s in ("train", "val", "test")}
+    scored.eval()
+    losses = {s: mean_loss(scored, data.x[s], data.y[s]) for s in ("train", "val", "test")}
     for handle in dropout_handles:  # the model handed back is the plain trained model
         handle.remove()
-    model.to("cpu")  # callers (analyses, notebooks) work on CPU tensors
-    return TrainResult(run_dir, hooked, data, step, losses, elapsed)
+    run_model.to("cpu")  # callers (analyses, notebooks) work on CPU tensors
+    model.to("cpu")
+    return TrainResult(run_dir, scored, data, step, losses, elapsed)

@@ -205,8 +205,8 @@ import os, signal, sys
 from interp import checkpoint
 from interp.cli import main
 real = checkpoint.save_trainer_state
-def save_then_die(path, model, optimizer, batches, step, loop_state=None):
-    real(path, model, optimizer, batches, step, loop_state)
+def save_then_die(path, model, optimizer, batches, step, loop_state=None, **kwargs):
+    real(path, model, optimizer, batches, step, loop_state, **kwargs)
     if step == int(sys.argv[1]):  # after the trainer state, before the weights and config
         os.kill(os.getpid(), signal.SIGKILL)
 checkpoint.save_trainer_state = save_then_die
