@@ -79,6 +79,7 @@ TRAIN_SETTINGS = (
     "steps",
     "lr",
     "batch_size",
+    "ema",
     "seed",
     "eval_every",
     "stats_every",
@@ -108,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(args.out, corpus, resume=True, progress=not args.quiet, device=args.device)
     else:
         recipe = get_recipe(args.recipe or DEFAULT_RECIPE).with_overrides(
-            steps=args.steps, lr=args.lr, batch_size=args.batch_size
+            steps=args.steps, lr=args.lr, batch_size=args.batch_size, ema=args.ema
         )
         if args.preset is None and args.kind is None:
             args.preset = "wavenet-76k"
@@ -370,16 +371,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe",
         choices=list(RECIPES),
         help=f"training recipe (default {DEFAULT_RECIPE}): default = AdamW, batch 1024, cosine "
-        "schedule, dropout 0.1 on each level's output, 10,000 steps; karpathy = the lecture's "
+        "schedule, dropout 0.1 on each level's output, weight average, 10,000 steps; karpathy = "
+        "the lecture's "
         "loop: batch 32, SGD lr 0.1 then 0.01 for the last quarter, 200,000 steps",
     )
     p.add_argument("--steps", type=int, help="optimizer steps (overrides the recipe's)")
     p.add_argument(
         "--lr",
         type=float,
-        help="learning rate (overrides the recipe's; the last-quarter rate stays 1/10 of it)",
+        help="learning rate (overrides the recipe's; the final rate keeps its ratio to it)",
     )
     p.add_argument("--batch-size", type=int, help="batch size (overrides the recipe's)")
+    p.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="keep a moving average of the weights with this decay per step and make it the "
+        "run's model (default recipe 0.995; 0 turns it off)",
+    )
     p.add_argument("--seed", type=int, help="initialisation and batch seed (42)")
     p.add_argument("--eval-every", type=int, help="steps between train/val losses (steps/10)")
     p.add_argument(

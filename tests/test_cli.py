@@ -30,6 +30,8 @@ def trained(tmp_path_factory, tiny_corpus_path):
             str(tiny_corpus_path),
             "--steps",
             "50",
+            "--ema",
+            "0.9",
             "--quiet",
             "--samples",
             "3",
@@ -83,6 +85,11 @@ def test_eval_sample_hooks(capsys, trained):
     assert json.loads(out)["levels.0.hook_in"] == ["batch", 1, 80]
 
 
+def test_train_overrides_are_recorded(trained):
+    recipe = json.loads((trained / "config.json").read_text())["recipe"]
+    assert (recipe["name"], recipe["steps"], recipe["ema"]) == ("default", 50, 0.9)
+
+
 def test_eval_snapshot(capsys, trained):
     code, out, _ = run_cli(capsys, "eval", trained, "--step", "0", "--json")
     assert code == 0 and json.loads(out)["val"] == pytest.approx(3.0, abs=0.4)
@@ -95,6 +102,7 @@ def test_eval_snapshot(capsys, trained):
         (["data", "--data", "missing.txt"], "missing.txt: no such file"),
         (["data", "--block-size", "0"], "block size must be"),
         (["hooks"], "give a RUN_DIR or --preset"),
+        (["train", "--ema", "1.5", "--out", "x"], "ema is a decay per step in [0, 1)"),
         (
             [
                 "train",
