@@ -84,10 +84,31 @@ def test_tanh_is_torch_tanh_forward_and_backward():
     x = (torch.randn(SIGMOID_TANH_MIN) * 4).requires_grad_()
     x_ref = x.detach().clone().requires_grad_()
     y, y_ref = tanh(x), torch.tanh(x_ref)
+    assert "SigmoidTanh" in type(y.grad_fn).__name__
     assert (y - y_ref).abs().max() < 3e-7
     assert y.abs().max() <= 1
     grad = torch.randn_like(y)
-    y.backward(grad)
-    y_ref.backward(grad)
-    assert torch.allclose(x.grad, x_ref.grad, atol=1e-6)
-    assert y.grad_fn is not None and "SigmoidTanh" in type(y.grad_fn).__name__
+    (g,) = torch.autograd.grad(y, x, grad, create_graph=True)
+    (g_ref,) = torch.autograd.grad(y_ref, x_ref, grad, create_graph=True)
+    assert torch.allclose(g, g_ref, atol=1e-6)
+    (gg,) = torch.autograd.grad(g.sum(), x)  # double backward
+    (gg_ref,) = torch.autograd.grad(g_ref.sum(), x_ref)
+    assert torch.allclose(gg, gg_ref, atol=1e-5)
+
+
+def test_tanh_works_under_torch_func_and_keeps_torch_tanh_elsewhere():
+    from torch.func import jacrev, jvp, vmap
+
+    from models.levelled import SIGMOID_TANH_MIN, _SigmoidTanh, tanh
+
+    x = torch.randn(3, SIGMOID_TANH_MIN)
+    assert torch.allclose(vmap(tanh)(x), torch.tanh(x), atol=3e-7)
+    small = torch.randn(5)
+    assert torch.allclose(jacrev(_SigmoidTanh.apply)(small), jacrev(torch.tanh)(small), atol=1e-6)
+    tangent = torch.randn(5)
+    _, out = jvp(_SigmoidTanh.apply, (small,), (tangent,))
+    assert torch.allclose(out, jvp(torch.tanh, (small,), (tangent,))[1], atol=1e-6)
+    # small tensors and other dtypes take torch.tanh, rounding included
+    for t in (torch.randn(100), torch.randn(SIGMOID_TANH_MIN).to(torch.bfloat16)):
+        assert torch.equal(tanh(t), torch.tanh(t))
+    assert type(tanh(torch.randn(10, requires_grad=True)).grad_fn).__name__ == "TanhBackward0"
