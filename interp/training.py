@@ -440,8 +440,8 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
     # The run's model: the moving average of the weights where the recipe keeps one (it is
     # what evaluations score and what snapshots and model.safetensors hold), else the weights.
     average = WeightAverage(model, recipe.ema) if recipe.ema > 0 else None
-    run_model = average.module if average else model
-    scored = HookedModel(run_model) if average else hooked
+    run_model = average.module if average is not None else model
+    scored = HookedModel(run_model) if average is not None else hooked
     batches = torch.Generator().manual_seed(config["seed"])
     start, loop = 0, {"running": 0.0, "n_running": 0, "metrics_bytes": 0}
     if setup.resume:
@@ -450,9 +450,9 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             model,
             optimizer,
             batches,
-            average=average.module if average else None,
+            average=average.module if average is not None else None,
         )
-        if average:
+        if average is not None:
             average.updates = loop.get("average_updates", start)
     metrics_path = run_dir / ckpt.METRICS
     size = metrics_path.stat().st_size if metrics_path.exists() else 0
@@ -481,7 +481,7 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             "metrics_bytes": metrics.flush(),
             "seconds": seconds(),
         }
-        if average:
+        if average is not None:
             state["average_updates"] = average.updates
         ckpt.save_trainer_state(
             run_dir / ckpt.TRAINER_STATE,
@@ -490,7 +490,7 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             batches,
             step,
             state,
-            average=average.module if average else None,
+            average=average.module if average is not None else None,
         )
         ckpt.save_model(run_dir / ckpt.MODEL, run_model, step)
         ckpt.write_config(run_dir, {**config, "step": step})
@@ -545,7 +545,7 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if average:
+            if average is not None:
                 average.update(model)
             step += 1
             running, n_running = running + value, n_running + 1
