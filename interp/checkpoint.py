@@ -32,6 +32,7 @@ from interp.data import Dataset, Vocab, load_corpus, make_dataset
 from interp.errors import CheckpointError, ConfigError, CorpusError
 from interp.hooks import HookedModel
 from interp.io import atomic_write, atomic_write_json, file_sha256
+from interp.recipes import Recipe
 from models.levelled import LevelledModel
 
 FORMAT = "interp-run-v1"
@@ -163,7 +164,8 @@ def load_trainer_state(
     """Restore :func:`save_trainer_state`'s file; returns the step and the loop state."""
     tensors, metadata = _load_tensors(path)
     if average is not None:
-        saved = {k[8:]: v for k, v in tensors.items() if k.startswith("average.")}
+        prefix = "average."
+        saved = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
         if not saved:
             raise CheckpointError(
                 f"{path}: holds no weight average, but the run's recipe keeps one (ema); the "
@@ -198,14 +200,14 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
 
 
 def run_progress(run_dir: str | Path) -> dict[str, Any] | None:
-    """What decides whether a run can be reused: ``{"recipe", "steps", "step", "seed",
-    "data_sha256"}`` (recipe name, planned steps, step reached); None where ``run_dir`` holds
-    no readable ``config.json``."""
+    """What decides whether a run can be reused: ``{"recipe", "step", "seed", "data_sha256"}``
+    (every recipe setting as :meth:`Recipe.to_dict` gives them, settings a run predates at
+    their defaults; the step reached); None where ``run_dir`` holds no readable
+    ``config.json``."""
     try:
         config = json.loads((Path(run_dir) / CONFIG).read_text())
         return {
-            "recipe": config["recipe"]["name"],
-            "steps": config["recipe"]["steps"],
+            "recipe": Recipe.from_dict(config["recipe"]).to_dict(),
             "step": config["step"],
             "seed": config["seed"],
             "data_sha256": config["data"]["sha256"],

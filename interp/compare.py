@@ -32,7 +32,7 @@ from interp import checkpoint as ckpt
 from interp.errors import InterpError
 from interp.evaluate import split_losses
 from interp.figures import NULL_COLOUR, OKABE_ITO, new_figure, save_figure
-from interp.recipes import DEFAULT_RECIPE, get_recipe
+from interp.recipes import DEFAULT_RECIPE, Recipe, get_recipe
 from models import PAIRS
 
 #: The four presets of the comparison: (flat, hierarchical) pairs at two parameter budgets.
@@ -60,19 +60,20 @@ def grid(out: Path, presets: Sequence[str], seeds: Sequence[int]) -> list[GridRu
     return [GridRun(p, s, Path(out) / "runs" / f"{p}-seed{s}") for p in presets for s in seeds]
 
 
-def _state(run_dir: Path, recipe: str, steps: int) -> str:
+def _state(run_dir: Path, recipe: Recipe) -> str:
     """``"new"``, ``"partial"`` (resume it) or ``"finished"`` (reuse it); a run of other
-    settings raises, so one table never mixes recipes or lengths."""
+    settings raises, so one table never mixes recipes, lengths or versions of a recipe."""
     progress = ckpt.run_progress(run_dir)
     if progress is None:
         return "new"
-    have = (progress["recipe"], progress["steps"])
-    if have != (recipe, steps):
+    have, want = progress["recipe"], recipe.to_dict()
+    if have != want:
+        differ = ", ".join(f"{k} {have[k]!r}, not {want[k]!r}" for k in want if have[k] != want[k])
         raise CompareError(
-            f"{run_dir}: trained with recipe {have[0]!r} for {have[1]} steps, but this comparison "
-            f"asks for {recipe!r} for {steps}; use another --out, or delete that run"
+            f"{run_dir}: trained with other settings than this comparison asks for ({differ}); "
+            "use another --out, or delete that run"
         )
-    return "finished" if progress["step"] == steps else "partial"
+    return "finished" if progress["step"] == recipe.steps else "partial"
 
 
 def train_grid(
@@ -93,8 +94,9 @@ def train_grid(
     of each is kept beside its run directory (``{run}.log``).
     """
     runs = grid(Path(out), presets, seeds)
-    total = steps if steps is not None else get_recipe(recipe).steps
-    todo = [r for r in runs if _state(r.run_dir, recipe, total) != "finished"]
+    settings = get_recipe(recipe).with_overrides(steps=steps)
+    total = settings.steps
+    todo = [r for r in runs if _state(r.run_dir, settings) != "finished"]
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), unit="run", disable=not progress)
     bar.set_description("compare")
 

@@ -27,9 +27,10 @@ def train_pair(
 ) -> list[Path]:
     """Train :data:`PAIR` with the default recipe for ``steps`` steps into ``out/{preset}``.
 
-    A run already trained with the same steps, seed and corpus is reused; anything else there
-    (an interrupted or different run) is replaced. Weights are snapshotted at 0 and 6
-    log-spaced steps, for the analyses that follow training. Returns the run directories.
+    A run already trained with the same recipe settings, steps, seed and corpus is reused;
+    anything else there (an interrupted or different run) is replaced. Weights are snapshotted
+    at 0 and 6 log-spaced steps, for the analyses that follow training. Returns the run
+    directories.
     """
     corpus = load_corpus(data)
     if progress:
@@ -59,5 +60,6 @@ def train_pair(
 
 
 def _finished(run_dir: Path, steps: int, seed: int, sha256: str) -> bool:
-    expected = {"recipe": DEFAULT.name, "steps": steps, "step": steps, "seed": seed}
-    return ckpt.run_progress(run_dir) == {**expected, "data_sha256": sha256}
+    recipe = DEFAULT.with_overrides(steps=steps).to_dict()
+    expected = {"recipe": recipe, "step": steps, "seed": seed, "data_sha256": sha256}
+    return ckpt.run_progress(run_dir) == expected

@@ -1,7 +1,9 @@
 import json
+import shutil
 
 import pytest
 
+from interp import checkpoint as ckpt
 from interp import compare
 from interp.cli import main
 
@@ -84,6 +86,19 @@ def test_compare_refuses_to_mix_recipes_in_one_folder(grid_out, tiny_corpus_path
     with pytest.raises(compare.CompareError, match="use another --out"):
         compare.train_grid(grid_out, str(tiny_corpus_path), presets=PAIR, seeds=(0,),
                            recipe="karpathy", steps=40, progress=False)  # fmt: skip
+
+
+def test_a_run_from_before_a_recipe_setting_existed_is_not_reused(grid_out, tmp_path,
+                                                                   tiny_corpus_path):  # fmt: skip
+    old = tmp_path / "out" / "runs" / "mlp-22k-seed0"
+    shutil.copytree(grid_out / "runs" / "mlp-22k-seed0", old)
+    config = json.loads((old / "config.json").read_text())
+    del config["recipe"]["ema"]  # as written before the weight average existed
+    (old / "config.json").write_text(json.dumps(config))
+    assert ckpt.run_progress(old)["recipe"]["ema"] == 0.0  # missing settings read as defaults
+    with pytest.raises(compare.CompareError, match=r"ema 0\.0, not 0\.995"):
+        compare.train_grid(tmp_path / "out", str(tiny_corpus_path), presets=("mlp-22k",),
+                           seeds=(0,), steps=40, progress=False)  # fmt: skip
 
 
 def test_one_seed_is_no_test_and_the_json_stays_strict():
