@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe",
         choices=list(RECIPES),
         help=f"training recipe (default {DEFAULT_RECIPE}): default = AdamW, batch 1024, cosine "
-        "schedule, dropout 0.1 on each level's output, weight average, 10,000 steps; "
+        "schedule, dropout 0.05 on each level's output, weight average, 10,000 steps; "
         "karpathy = the lecture's loop: batch 32, SGD lr 0.1 then 0.01 for the last quarter, "
         "200,000 steps",
     )

@@ -116,7 +116,7 @@ DEFAULT = Recipe(
     batch_size=1024,
     steps=10_000,
     weight_decay=0.01,
-    dropout=0.1,
+    dropout=0.05,
     ema=0.995,
 )
 DEFAULT_RECIPE = DEFAULT.name
