@@ -80,6 +80,7 @@ TRAIN_SETTINGS = (
     "lr",
     "batch_size",
     "ema",
+    "dropout",
     "seed",
     "eval_every",
     "stats_every",
@@ -109,7 +110,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(args.out, corpus, resume=True, progress=not args.quiet, device=args.device)
     else:
         recipe = get_recipe(args.recipe or DEFAULT_RECIPE).with_overrides(
-            steps=args.steps, lr=args.lr, batch_size=args.batch_size, ema=args.ema
+            steps=args.steps,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            ema=args.ema,
+            dropout=args.dropout,
         )
         if args.preset is None and args.kind is None:
             args.preset = "wavenet-76k"
@@ -225,6 +230,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         seeds=range(args.seeds),
         recipe=args.recipe,
         steps=args.steps,
+        dropout=args.dropout,
         jobs=args.jobs,
         threads=args.threads or 1,
         device=args.device,
@@ -389,6 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep a moving average of the weights with this decay per step and make it the "
         "run's model (default recipe 0.995; 0 turns it off)",
     )
+    p.add_argument(
+        "--dropout",
+        type=float,
+        metavar="P",
+        help="dropout rate on the recipe's dropout hook points while training (default recipe "
+        "0.05 on levels.*.hook_post; 0 turns it off)",
+    )
     p.add_argument("--seed", type=int, help="initialisation and batch seed (42)")
     p.add_argument("--eval-every", type=int, help="steps between train/val losses (steps/10)")
     p.add_argument(
@@ -516,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"training recipe, the same for every preset ({DEFAULT_RECIPE})",
     )
     p.add_argument("--steps", type=int, help="override the recipe's number of steps")
+    p.add_argument("--dropout", type=float, metavar="P", help="override the recipe's dropout rate")
     p.add_argument("--jobs", type=int, default=2, help="runs trained at once (2)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (1)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")

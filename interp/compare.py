@@ -83,6 +83,7 @@ def train_grid(
     seeds: Sequence[int] = (0, 1, 2),
     recipe: str = DEFAULT_RECIPE,
     steps: int | None = None,
+    dropout: float | None = None,
     jobs: int = 1,
     threads: int = 1,
     device: str = "cpu",
@@ -94,7 +95,7 @@ def train_grid(
     of each is kept beside its run directory (``{run}.log``).
     """
     runs = grid(Path(out), presets, seeds)
-    settings = get_recipe(recipe).with_overrides(steps=steps)
+    settings = get_recipe(recipe).with_overrides(steps=steps, dropout=dropout)
     total = settings.steps
     todo = [r for r in runs if _state(r.run_dir, settings) != "finished"]
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), unit="run", disable=not progress)
@@ -113,6 +114,8 @@ def train_grid(
             argv += ["--snapshots", "none", "--eval-every", str(max(total // 40, 1))]
             if steps is not None:
                 argv += ["--steps", str(steps)]
+            if dropout is not None:
+                argv += ["--dropout", repr(dropout)]
         if data is not None:
             argv += ["--data", str(data)]
         log = run.run_dir.with_suffix(".log")

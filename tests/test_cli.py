@@ -32,6 +32,8 @@ def trained(tmp_path_factory, tiny_corpus_path):
             "50",
             "--ema",
             "0.9",
+            "--dropout",
+            "0.2",
             "--quiet",
             "--samples",
             "3",
@@ -88,6 +90,7 @@ def test_eval_sample_hooks(capsys, trained):
 def test_train_overrides_are_recorded(trained):
     recipe = json.loads((trained / "config.json").read_text())["recipe"]
     assert (recipe["name"], recipe["steps"], recipe["ema"]) == ("default", 50, 0.9)
+    assert recipe["dropout"] == 0.2
 
 
 def test_eval_snapshot(capsys, trained):

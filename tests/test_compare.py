@@ -101,6 +101,12 @@ def test_a_run_from_before_a_recipe_setting_existed_is_not_reused(grid_out, tmp_
                            seeds=(0,), steps=40, progress=False)  # fmt: skip
 
 
+def test_another_dropout_rate_is_another_comparison(grid_out, tiny_corpus_path):
+    with pytest.raises(compare.CompareError, match=r"dropout 0\.05, not 0\.2"):
+        compare.train_grid(grid_out, str(tiny_corpus_path), presets=PAIR, seeds=(0,),
+                           steps=40, dropout=0.2, progress=False)  # fmt: skip
+
+
 def test_one_seed_is_no_test_and_the_json_stays_strict():
     runs = [
         {"preset": p, "losses": {"val": v}} for p, v in (("mlp-22k", 2.0), ("wavenet-22k", 2.1))
