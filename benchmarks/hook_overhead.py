@@ -10,7 +10,7 @@ the median of the per-round ratios (wrapped / plain throughput; target >= 0.97).
 wrapper with a statistics recorder attached on every step (the worst case; training attaches it
 once every ``--stats-every`` steps).
 
-    python benchmarks/hook_overhead.py [--preset wavenet-76k] [--recipe default] [--rounds 15]
+    python benchmarks/hook_overhead.py [--preset wavenet-76k] [--recipe default] [--rounds 30]
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def steps_per_second(model, x, y, steps: int, recipe: Recipe, attach=None, forwa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="wavenet-76k", choices=list(models.PRESETS))
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--rounds", type=int, default=30, help="alternating rounds (30: 15 left medians noisy here)"
+    )
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES))
     parser.add_argument("--steps", type=int, default=100, help="training steps per round")
     parser.add_argument("--threads", type=int, default=1)
