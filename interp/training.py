@@ -440,7 +440,8 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
     # The run's model: the moving average of the weights where the recipe keeps one (it is
     # what evaluations score and what snapshots and model.safetensors hold), else the weights.
     average = WeightAverage(model, recipe.ema) if recipe.ema > 0 else None
-    run_model = average.module if average is not None else model
+    averaged = average.module if average is not None else None  # saved in the trainer state
+    run_model = averaged if averaged is not None else model
     scored = HookedModel(run_model) if average is not None else hooked
     batches = torch.Generator().manual_seed(config["seed"])
     start, loop = 0, {"running": 0.0, "n_running": 0, "metrics_bytes": 0}
@@ -450,7 +451,7 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             model,
             optimizer,
             batches,
-            average=average.module if average is not None else None,
+            average=averaged,
         )
         if average is not None:
             average.updates = loop.get("average_updates", start)
@@ -490,7 +491,7 @@ def _loop(setup: _Setup, progress: bool, interrupted: _Flag, device: torch.devic
             batches,
             step,
             state,
-            average=average.module if average is not None else None,
+            average=averaged,
         )
         ckpt.save_model(run_dir / ckpt.MODEL, run_model, step)
         ckpt.write_config(run_dir, {**config, "step": step})
